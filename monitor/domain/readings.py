@@ -1,0 +1,234 @@
+"""Readings: the schema-v1 payload a bedside monitor publishes, and its validation.
+
+A payload either becomes a :class:`Reading` or raises :class:`InvalidPayload`
+whose message says precisely what is wrong; nothing in between.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map")
+"""Every vital a reading may carry."""
+
+CONTINUOUS_VITALS: Final = ("hr", "spo2", "rr", "etco2")
+"""Vitals a bedside monitor sends about once a second."""
+
+UNITS: Final = {
+    "hr": "/min",
+    "rr": "/min",
+    "spo2": "%",
+    "sbp": "mm[Hg]",
+    "dbp": "mm[Hg]",
+    "map": "mm[Hg]",
+    "etco2": "mm[Hg]",
+}
+"""UCUM unit of each vital."""
+
+FLAGS: Final = frozenset({"sensor_off", "artifact"})
+"""Per-vital flags a device may set."""
+
+SCHEMA_VERSION: Final = 1
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+
+_NAME = r"[A-Za-z0-9_-]{1,64}"
+_NAME_RE: Final = re.compile(_NAME)
+_TOPIC_RE: Final = re.compile(rf"infusion/({_NAME})/({_NAME})/(vitals|status)")
+
+TopicKind = Literal["vitals", "status"]
+
+
+class InvalidPayload(ValueError):  # noqa: N818 - it names what the payload is, like ValueError
+    """A message that cannot be accepted; ``str(error)`` is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class BedRef:
+    """A chair: ``site`` and ``bed`` as they stand in the topic."""
+
+    site: str
+    bed: str
+
+    @property
+    def key(self) -> str:
+        """``site/bed``, the bed's key in maps and messages."""
+        return f"{self.site}/{self.bed}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One accepted schema-v1 reading from one device at one bed.
+
+    Attributes:
+        bed: Where it came from (from the topic).
+        device_id: The publishing device.
+        seq: The device's monotonic sequence number.
+        ts: The device's timestamp, exactly as sent.
+        ts_ms: ``ts`` as Unix milliseconds.
+        vitals: The values present, by vital name.
+        flags: Per-vital device flags such as ``sensor_off``.
+    """
+
+    bed: BedRef
+    device_id: str
+    seq: int
+    ts: str
+    ts_ms: int
+    vitals: dict[str, float]
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A device's retained online/offline status (its last will when offline)."""
+
+    bed: BedRef
+    state: Literal["online", "offline"]
+    device_id: str | None
+    ts: str | None
+
+
+def parse_topic(topic: str) -> tuple[BedRef, TopicKind]:
+    """Split ``infusion/<site>/<bed>/<kind>`` into the bed and the kind.
+
+    Raises:
+        InvalidPayload: The topic is not one the monitor reads.
+    """
+    match = _TOPIC_RE.fullmatch(topic)
+    if match is None:
+        raise InvalidPayload(f"topic {topic!r} is not infusion/<site>/<bed>/vitals|status")
+    kind: TopicKind = "vitals" if match.group(3) == "vitals" else "status"
+    return BedRef(match.group(1), match.group(2)), kind
+
+
+def _load_object(payload: bytes) -> dict[str, object]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayload(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        document = json.loads(payload)
+    except UnicodeDecodeError as error:
+        raise InvalidPayload(f"payload is not UTF-8: {error.reason} at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise InvalidPayload(f"payload is not JSON: {error.msg} at char {error.pos}") from None
+    except RecursionError:
+        raise InvalidPayload("payload is not JSON: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise InvalidPayload(f"payload is a JSON {type(document).__name__}, expected an object")
+    return document
+
+
+def _timestamp_ms(value: object, name: str) -> int:
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{name} must be an ISO 8601 string, got {_describe(value)}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidPayload(f"{name} {value[:64]!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise InvalidPayload(f"{name} {value!r} has no UTC offset")
+    return math.floor(moment.timestamp() * 1000)
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str | int | float | bool):
+        return f"{type(value).__name__} {json.dumps(value)[:40]}"
+    return type(value).__name__
+
+
+def _device_id(document: dict[str, object]) -> str:
+    device_id = document.get("device_id")
+    if not isinstance(device_id, str) or _NAME_RE.fullmatch(device_id) is None:
+        raise InvalidPayload(
+            f"device_id must be 1-64 of [A-Za-z0-9_-], got {_describe(device_id)}"
+        )
+    return device_id
+
+
+def _vitals(value: object) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"vitals must be an object, got {_describe(value)}")
+    vitals: dict[str, float] = {}
+    for name, number in value.items():
+        if name not in UNITS:
+            raise InvalidPayload(f"vitals.{name[:40]} is not a known vital ({', '.join(VITALS)})")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise InvalidPayload(f"vitals.{name} must be a number, got {_describe(number)}")
+        if not math.isfinite(number) or abs(number) > 1e6:
+            raise InvalidPayload(f"vitals.{name} must be a finite number, got {number}")
+        vitals[name] = float(number)
+    return vitals
+
+
+def _flags(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"flags must be an object, got {_describe(value)}")
+    flags: dict[str, str] = {}
+    for name, flag in value.items():
+        if name not in UNITS:
+            raise InvalidPayload(f"flags.{name[:40]} is not a known vital")
+        if flag not in FLAGS:
+            raise InvalidPayload(
+                f"flags.{name} must be one of {', '.join(sorted(FLAGS))}, got {_describe(flag)}"
+            )
+        flags[name] = flag
+    return flags
+
+
+def parse_reading(bed: BedRef, payload: bytes) -> Reading:
+    """Validate a schema-v1 reading published for ``bed``.
+
+    Raises:
+        InvalidPayload: The payload is not a valid schema-v1 reading.
+    """
+    document = _load_object(payload)
+    version = document.get("v")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise InvalidPayload(
+            f"unsupported schema version {_describe(version)}, expected v={SCHEMA_VERSION}"
+        )
+    device_id = _device_id(document)
+    seq = document.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63:
+        raise InvalidPayload(f"seq must be an integer from 0 to 2^63-1, got {_describe(seq)}")
+    ts = document.get("ts")
+    ts_ms = _timestamp_ms(ts, "ts")
+    assert isinstance(ts, str)  # checked by _timestamp_ms
+    vitals = _vitals(document.get("vitals"))
+    flags = _flags(document.get("flags"))
+    unknown = sorted(set(document) - {"v", "device_id", "seq", "ts", "vitals", "flags"})
+    if unknown:
+        raise InvalidPayload(f"unknown field {unknown[0][:40]!r} in a v1 reading")
+    return Reading(bed, device_id, seq, ts, ts_ms, vitals, flags)
+
+
+def parse_status(bed: BedRef, payload: bytes) -> DeviceStatus:
+    """Validate a device status message (``online``/``offline``).
+
+    Raises:
+        InvalidPayload: The payload is not a valid status message.
+    """
+    document = _load_object(payload)
+    state = document.get("state")
+    if state not in ("online", "offline"):
+        raise InvalidPayload(f"state must be 'online' or 'offline', got {_describe(state)}")
+    device_id = document.get("device_id")
+    if device_id is not None:
+        device_id = _device_id(document)
+    ts = document.get("ts")
+    if ts is not None:
+        _timestamp_ms(ts, "ts")
+    return DeviceStatus(
+        bed,
+        "online" if state == "online" else "offline",
+        device_id,
+        ts if isinstance(ts, str) else None,
+    )

@@ -1,0 +1,199 @@
+"""Monitor settings: ``config/monitor.toml`` overridden by ``MONITOR_*`` variables.
+
+A TOML key ``port`` under ``[http]`` and the variable ``MONITOR_HTTP_PORT``
+both set the field ``http_port``. An unknown key or a value of the wrong type
+stops start-up with a :class:`SettingsError` that names the key, where it came
+from and the type expected. Settings are built in ``main()`` and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX: Final = "MONITOR_"
+CONFIG_VARIABLE: Final = "MONITOR_CONFIG"
+DEFAULT_CONFIG: Final = Path("config/monitor.toml")
+PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message says which key and why."""
+
+
+def config_path(environ: Mapping[str, str]) -> Path | None:
+    """The monitor.toml in force: ``MONITOR_CONFIG``, else ``config/monitor.toml`` if present.
+
+    Raises:
+        SettingsError: ``MONITOR_CONFIG`` names a file that does not exist.
+    """
+    named = environ.get(CONFIG_VARIABLE)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise SettingsError(f"{CONFIG_VARIABLE}={named}: no such file")
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def read_sectioned_toml(path: Path) -> dict[str, tuple[Any, str]]:
+    """Flatten ``[section] key`` to ``section_key``: field name -> (value, where it stands).
+
+    Raises:
+        SettingsError: The file is not valid TOML.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    flat: dict[str, tuple[Any, str]] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                flat[f"{key}_{inner}"] = (inner_value, f"{path} [{key}] {inner}")
+        else:
+            flat[key] = (value, f"{path} {key}")
+    return flat
+
+
+class _SectionedTomlSource(PydanticBaseSettingsSource):
+    """Reads monitor.toml for pydantic-settings, below the environment in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._values = {k: v for k, (v, _) in read_sectioned_toml(path).items()} if path else {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class Settings(BaseSettings):
+    """Everything the monitor can be told at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://[user:pass@]host:port (mqtts:// for TLS); unset: embedded broker",
+    )
+    mqtt_client_id: str = Field(
+        default="infusion-monitor",
+        description="fixed client id: the broker keeps this persistent session's queue",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT protocol version for an external broker"
+    )
+    mqtt_sites: list[str] = Field(
+        default=["+"], description="sites this instance subscribes to ('+' for all)"
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=60,
+        description="how long the broker keeps the queue while the monitor is away (MQTT 5)",
+    )
+    embedded_broker_port: int = Field(
+        default=1883, ge=0, le=65535,
+        description="port of the embedded broker (0: any free port)",
+    )
+    http_host: str = Field(default="127.0.0.1", description="address the HTTP API listens on")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0: any free)")
+    data_dir: Path = Field(default=Path("var"), description="where SQLite files live")
+    store: Literal["sqlite"] = Field(default="sqlite", description="vitals time-series store")
+    batch_size: int = Field(default=500, ge=1, description="readings per storage commit, at most")
+    batch_flush_interval_s: float = Field(
+        default=0.05, gt=0, le=5,
+        description="longest a reading waits before its batch is committed",
+    )
+    ingest_queue_size: int = Field(
+        default=20_000, ge=10, description="messages between the MQTT receiver and processing"
+    )
+    ws_queue_size: int = Field(
+        default=1_000, ge=10,
+        description="messages queued per board client before it is sent a fresh snapshot",
+    )
+    thresholds_file: Path = Field(
+        default=PROJECT_ROOT / "config" / "thresholds.toml",
+        description="threshold profiles (TOML)",
+    )
+    thresholds_profile: str = Field(
+        default="ketamine-default", description="profile for new sessions"
+    )
+    dashboard_dir: Path = Field(
+        default=PROJECT_ROOT / "dashboard", description="static files of the nurses' board"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then monitor.toml."""
+        return (init_settings, env_settings, _SectionedTomlSource(settings_cls, config_path(os.environ)))
+
+
+def _expected(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return "no such setting"
+    annotation = field.annotation
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
+    return f"a value of type {getattr(annotation, '__name__', None) or annotation}"
+
+
+def _origin(name: str, environ: Mapping[str, str], toml: Mapping[str, tuple[Any, str]]) -> str:
+    variable = ENV_PREFIX + name.upper()
+    if variable in environ:
+        return f"environment variable {variable}"
+    if name in toml:
+        return toml[name][1]
+    return f"setting {name}"
+
+
+def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - field values of any type
+    """Build the settings from the environment and monitor.toml (and ``overrides``).
+
+    Raises:
+        SettingsError: A key is unknown or a value is of the wrong type.
+    """
+    environ = dict(os.environ)
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_VARIABLE}
+    unknown = sorted(key for key in environ if key.startswith(ENV_PREFIX) and key not in known)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {unknown[0]} in the environment; known: {', '.join(sorted(known))}"
+        )
+    path = config_path(environ)
+    toml = read_sectioned_toml(path) if path else {}
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else "?"
+            where = _origin(name, environ, toml)
+            if problem["type"] == "extra_forbidden":
+                lines.append(f"{where}: unknown key (known: {', '.join(Settings.model_fields)})")
+            else:
+                lines.append(
+                    f"{where} = {problem['input']!r}: expected {_expected(name)} ({problem['msg']})"
+                )
+        raise SettingsError("; ".join(lines)) from None
