@@ -114,10 +114,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="where SQLite files live")
     store: Literal["sqlite"] = Field(default="sqlite", description="vitals time-series store")
     batch_size: int = Field(default=500, ge=1, description="readings per storage commit, at most")
-    batch_flush_interval_s: float = Field(
-        default=0.05, gt=0, le=5,
-        description="longest a reading waits before its batch is committed",
-    )
     ingest_queue_size: int = Field(
         default=20_000, ge=10, description="messages between the MQTT receiver and processing"
     )

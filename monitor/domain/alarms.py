@@ -144,3 +144,19 @@ def evaluate(
             if event is not None:
                 events.append(event)
     return BedAlarms(reading.ts_ms, conditions), events
+
+
+def restore(profile: Profile, alarms: list[Alarm]) -> BedAlarms:
+    """The engine state of a bed whose open alarms were read back from storage.
+
+    Each alarm's rules count as breached since the alarm was raised, so an
+    alarm whose condition still holds stays up instead of clearing and
+    waiting out its delay again.
+    """
+    conditions: dict[str, Condition] = {}
+    for alarm in alarms:
+        rules = profile.rules_for(alarm.vital).get(alarm.code, ()) if alarm.vital else ()
+        conditions[alarm.code] = Condition(
+            {index: alarm.raised_ms for index in range(len(rules))}, alarm
+        )
+    return BedAlarms(None, conditions)

@@ -1,0 +1,1 @@
+"""Bedside-monitor simulator: simulated patients publishing vitals over MQTT."""

@@ -1,0 +1,90 @@
+"""WebSocket fan-out: each board client has its own bounded queue.
+
+A message is serialised once for all clients. A client whose queue is full is
+not waited for: its queue is emptied and it is sent a fresh snapshot instead,
+so a slow screen never slows ingest or the other screens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Final
+
+from monitor.domain.board import Message
+
+MAX_FRAME_MESSAGES: Final = 200
+
+
+class BoardClient:
+    """One connected board: its queue of serialised messages."""
+
+    def __init__(self, queue_size: int) -> None:
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.needs_snapshot = True
+        self._wakeup = asyncio.Event()
+        self.snapshots_sent = 0
+
+    def offer(self, serialised: str) -> None:
+        """Queue a message, or fall back to a fresh snapshot if the queue is full."""
+        if self.needs_snapshot:
+            return
+        try:
+            self._queue.put_nowait(serialised)
+        except asyncio.QueueFull:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self.needs_snapshot = True
+        self._wakeup.set()
+
+    async def next_frame(self, snapshot: Callable[[], Message]) -> str:
+        """The next text frame: a snapshot if one is due, else every queued message.
+
+        Several messages go out as one JSON array.
+        """
+        while not self.needs_snapshot and self._queue.empty():
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self.needs_snapshot:
+            self.needs_snapshot = False
+            self.snapshots_sent += 1
+            return json.dumps(snapshot())
+        first = self._queue.get_nowait()
+        if self._queue.empty():
+            return first
+        parts = [first]
+        while len(parts) < MAX_FRAME_MESSAGES and not self._queue.empty():
+            parts.append(self._queue.get_nowait())
+        return "[" + ",".join(parts) + "]"
+
+
+class BoardHub:
+    """Every connected board client; the pipeline publishes here."""
+
+    def __init__(self, queue_size: int) -> None:
+        self._queue_size = queue_size
+        self._clients: set[BoardClient] = set()
+
+    @property
+    def clients(self) -> int:
+        """How many boards are connected."""
+        return len(self._clients)
+
+    def connect(self) -> BoardClient:
+        """Register a new client; its first frame is a snapshot."""
+        client = BoardClient(self._queue_size)
+        self._clients.add(client)
+        return client
+
+    def disconnect(self, client: BoardClient) -> None:
+        """Forget a client."""
+        self._clients.discard(client)
+
+    def publish(self, message: Message) -> None:
+        """Send a message to every client without waiting for any of them."""
+        if not self._clients:
+            return
+        serialised = json.dumps(message)
+        for client in self._clients:
+            client.offer(serialised)

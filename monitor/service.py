@@ -1,0 +1,193 @@
+"""Wires the adapters to the domain and runs them under one TaskGroup.
+
+Shutdown (SIGTERM, SIGINT, or the ``stop`` event) is orderly: stop taking
+messages from the broker, process what was taken, commit it, acknowledge it,
+and only then disconnect, so the broker has nothing left to redeliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tomllib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import uvicorn
+
+from monitor.adapters.embedded_broker import embedded_broker
+from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
+from monitor.adapters.sqlite import SqliteStore
+from monitor.api.app import ApiContext, create_app
+from monitor.api.hub import BoardHub
+from monitor.domain.alarms import AlarmEvent, restore
+from monitor.domain.board import Board
+from monitor.domain.limits import Profile, ProfileError, load_profiles
+from monitor.domain.sequence import SequenceTracker
+from monitor.pipeline import BatchWriter, Counters, OpenSessions, Processor, now_ms
+from monitor.sessions import SessionService
+from monitor.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
+"""How far back the seq of stored readings is reloaded to recognise redeliveries."""
+SHUTDOWN_DRAIN_TIMEOUT_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What a started monitor tells whoever started it."""
+
+    dashboard_url: str
+    broker_url: str
+    sessions: SessionService
+
+
+def read_profiles(settings: Settings) -> dict[str, Profile]:
+    """Load the threshold profiles and check the default one exists.
+
+    Raises:
+        SettingsError: The file is missing or invalid, or lacks the profile.
+    """
+    path = settings.thresholds_file
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        profiles = load_profiles(document, str(path))
+    except OSError as error:
+        raise SettingsError(f"thresholds file {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, ProfileError) as error:
+        raise SettingsError(f"thresholds file {path}: {error}") from None
+    if settings.thresholds_profile not in profiles:
+        raise SettingsError(
+            f"thresholds_profile {settings.thresholds_profile!r} is not in {path} "
+            f"(it has {', '.join(sorted(profiles))})"
+        )
+    return profiles
+
+
+@contextlib.asynccontextmanager
+async def _broker_url(settings: Settings) -> AsyncIterator[str]:
+    if settings.mqtt_url:
+        yield settings.mqtt_url
+    else:
+        async with embedded_broker(settings.embedded_broker_port) as url:
+            yield url
+
+
+async def _restore(
+    store: SqliteStore, board: Board, profiles: dict[str, Profile], tracker: SequenceTracker
+) -> OpenSessions:
+    sessions = await store.sessions(open_only=True)
+    open_sessions = OpenSessions(sessions)
+    for session in sessions:
+        board.on_session(session)
+        alarms = [a for a in await store.alarms("open") if a.session_id == session.id]
+        open_sessions.alarms[session.bed] = restore(profiles[session.profile], alarms)
+        for alarm in alarms:
+            board.on_alarm(AlarmEvent("raised", alarm))
+    for device_id, seq, ts_ms in await store.recent_sequences(now_ms() - RECENT_SEQ_WINDOW_MS):
+        tracker.observe(device_id, seq, ts_ms)
+    return open_sessions
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def run_monitor(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[Started], object] | None = None,
+) -> None:
+    """Run the monitor until ``stop`` is set or SIGTERM/SIGINT arrives.
+
+    ``on_started`` is called once the broker, store and HTTP server are up;
+    what it returns, if awaitable, runs as a task of the service (the demo
+    runs its simulator so).
+    """
+    stop = stop or asyncio.Event()
+    _install_signal_handlers(stop)
+    profiles = read_profiles(settings)
+    store = SqliteStore(settings.data_dir / "monitor.db")
+    await store.open()
+    try:
+        async with _broker_url(settings) as broker_url:
+            await _serve(settings, profiles, store, broker_url, stop, on_started)
+    finally:
+        await store.close()
+
+
+async def _serve(
+    settings: Settings,
+    profiles: dict[str, Profile],
+    store: SqliteStore,
+    broker_url: str,
+    stop: asyncio.Event,
+    on_started: Callable[[Started], object] | None,
+) -> None:
+    board, counters, tracker = Board(), Counters(), SequenceTracker()
+    hub = BoardHub(settings.ws_queue_size)
+    open_sessions = await _restore(store, board, profiles, tracker)
+    inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
+    protocol = settings.mqtt_protocol if settings.mqtt_url else "3.1.1"
+    ingest = MqttIngest(
+        BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id, protocol=protocol,
+        sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s, inbox=inbox,
+    )
+    writer = BatchWriter(store, ingest.ack, counters, batch_size=settings.batch_size,
+                         queue_size=settings.ingest_queue_size)
+    processor = Processor(inbox=inbox, writer=writer, sink=hub, board=board,
+                          sessions=open_sessions, profiles=profiles, counters=counters,
+                          tracker=tracker)
+    sessions = SessionService(store, open_sessions, board, hub, set(profiles),
+                              settings.thresholds_profile)
+    context = ApiContext(
+        board=board, hub=hub, store=store, sessions=sessions, counters=counters,
+        dashboard_dir=settings.dashboard_dir,
+        ready=lambda: {"broker": ingest.connected.is_set(), "store": True},
+    )
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(context), host=settings.http_host, port=settings.http_port,
+        log_level="warning", access_log=False, lifespan="off",
+    ))
+    async with asyncio.TaskGroup() as group:
+        group.create_task(ingest.run(), name="mqtt-ingest")
+        endless = [
+            group.create_task(processor.run(), name="process"),
+            group.create_task(writer.run(), name="store-writer"),
+        ]
+        http = group.create_task(server.serve(), name="http")
+        while not server.started:
+            if http.done():
+                raise SettingsError(f"HTTP server could not start on "
+                                    f"{settings.http_host}:{settings.http_port}")
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        started = Started(f"http://{settings.http_host}:{port}/", broker_url, sessions)
+        extra = on_started(started) if on_started else None
+        if asyncio.iscoroutine(extra):
+            endless.append(group.create_task(extra, name="demo"))
+        waiting = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiting, http}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
+        ingest.stop()
+        try:
+            async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
+                await ingest.idle.wait()
+                await inbox.join()
+                await writer.join()
+        except TimeoutError:
+            log.error("shutdown: store did not take the last %d messages in time; the broker "
+                      "redelivers them", inbox.qsize() + writer.depth)
+        ingest.release()
+        server.should_exit = True
+        for task in endless:
+            task.cancel()
