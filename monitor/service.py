@@ -106,14 +106,15 @@ async def run_monitor(
     stop: asyncio.Event | None = None,
     on_started: Callable[[Started], object] | None = None,
 ) -> None:
-    """Run the monitor until ``stop`` is set or SIGTERM/SIGINT arrives.
+    """Run the monitor until ``stop`` is set, or without one, until SIGTERM/SIGINT.
 
     ``on_started`` is called once the broker, store and HTTP server are up;
     what it returns, if awaitable, runs as a task of the service (the demo
     runs its simulator so).
     """
-    stop = stop or asyncio.Event()
-    _install_signal_handlers(stop)
+    if stop is None:
+        stop = asyncio.Event()
+        _install_signal_handlers(stop)
     profiles = read_profiles(settings)
     store = SqliteStore(settings.data_dir / "monitor.db")
     await store.open()

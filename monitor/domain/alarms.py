@@ -149,14 +149,14 @@ def evaluate(
 def restore(profile: Profile, alarms: list[Alarm]) -> BedAlarms:
     """The engine state of a bed whose open alarms were read back from storage.
 
-    Each alarm's rules count as breached since the alarm was raised, so an
-    alarm whose condition still holds stays up instead of clearing and
-    waiting out its delay again.
+    Each rule of an alarm's condition counts as breached for its whole delay
+    by the time the alarm was raised, so an alarm whose condition still holds
+    stays up instead of clearing and waiting out its delay again.
     """
     conditions: dict[str, Condition] = {}
     for alarm in alarms:
         rules = profile.rules_for(alarm.vital).get(alarm.code, ()) if alarm.vital else ()
         conditions[alarm.code] = Condition(
-            {index: alarm.raised_ms for index in range(len(rules))}, alarm
+            {index: alarm.raised_ms - rule.delay_ms for index, rule in enumerate(rules)}, alarm
         )
     return BedAlarms(None, conditions)

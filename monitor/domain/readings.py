@@ -110,7 +110,7 @@ def _load_object(payload: bytes) -> dict[str, object]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidPayload(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     try:
-        document = json.loads(payload)
+        document = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise InvalidPayload(f"payload is not UTF-8: {error.reason} at byte {error.start}") from None
     except json.JSONDecodeError as error:

@@ -1,0 +1,153 @@
+"""Real servers for integration tests: Mosquitto and the monitor, on free ports in temp dirs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from monitor.service import Started, run_monitor
+from monitor.settings import Settings
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@dataclass
+class Mosquitto:
+    port: int
+    url: str
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A Mosquitto broker with the queue settings of config/mosquitto.conf."""
+    directory = tmp_path_factory.mktemp("mosquitto")
+    port = free_port()
+    config = directory / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        "max_queued_messages 4000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
+    )
+    process = subprocess.Popen(
+        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port)
+        yield Mosquitto(port, f"mqtt://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class RunningMonitor:
+    started: Started
+    settings: Settings
+    site: str
+
+    @property
+    def url(self) -> str:
+        return self.started.dashboard_url.rstrip("/")
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws/board"
+
+    def db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.settings.data_dir / "monitor.db")
+        db.row_factory = sqlite3.Row
+        return db
+
+
+@asynccontextmanager
+async def monitor_running(settings: Settings, site: str) -> AsyncIterator[RunningMonitor]:
+    """Run the monitor in this event loop until the block ends (orderly stop)."""
+    stop = asyncio.Event()
+    ready: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_monitor(settings, stop=stop, on_started=ready.set_result))
+    done, _ = await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    started = await ready
+    try:
+        yield RunningMonitor(started, settings, site)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+@pytest.fixture
+def site() -> str:
+    """A site name of this test's own, so tests never see each other's messages."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def monitor_settings(mosquitto: Mosquitto, tmp_path: Path, site: str) -> Settings:
+    return Settings(
+        mqtt_url=mosquitto.url, mqtt_client_id=f"monitor-{site}", mqtt_sites=[site],
+        http_port=0, data_dir=tmp_path / "var",
+    )
+
+
+@pytest.fixture
+async def monitor(monitor_settings: Settings, site: str) -> AsyncIterator[RunningMonitor]:
+    async with monitor_running(monitor_settings, site) as running:
+        yield running
+
+
+def reading(seq: int, device_id: str = "mon-1", **vitals: float) -> bytes:
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{seq % 1000:03d}Z"
+    return json.dumps(
+        {"v": 1, "device_id": device_id, "seq": seq, "ts": ts, "vitals": vitals}
+    ).encode()
+
+
+@asynccontextmanager
+async def publisher(mosquitto: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
+        yield client
+
+
+async def eventually(check: object, timeout_s: float = 10.0, interval_s: float = 0.05) -> None:
+    """Wait until ``check()`` (sync or async) is truthy."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s} s: {check}")
+        await asyncio.sleep(interval_s)

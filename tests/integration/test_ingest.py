@@ -1,0 +1,123 @@
+"""A reading's way through a real Mosquitto into the monitor, its store and its board."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from monitor.settings import Settings
+from tests.integration.conftest import (
+    Mosquitto,
+    RunningMonitor,
+    eventually,
+    monitor_running,
+    publisher,
+    reading,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def open_session(monitor: RunningMonitor, bed: str) -> str:
+    async with httpx.AsyncClient(base_url=monitor.url) as http:
+        response = await http.post(
+            "/api/sessions", json={"site": monitor.site, "bed": bed, "patient_ref": "p-001"}
+        )
+        assert response.status_code == 201, response.text
+        session_id: str = response.json()["id"]
+        return session_id
+
+
+async def messages(socket: Any) -> Any:
+    while True:
+        frame = json.loads(await socket.recv())
+        for message in frame if isinstance(frame, list) else [frame]:
+            yield message
+
+
+async def test_sbp_190_reaches_the_board_as_a_high_alarm_and_is_stored(
+    monitor: RunningMonitor, mosquitto: Mosquitto
+) -> None:
+    session_id = await open_session(monitor, "chair-1")
+    async with websockets.connect(monitor.ws_url) as socket:
+        stream = messages(socket)
+        first = await anext(stream)
+        assert first["type"] == "snapshot"
+        assert [b["session"]["id"] for b in first["beds"]] == [session_id]
+        async with publisher(mosquitto) as mqtt:
+            await mqtt.publish(
+                f"infusion/{monitor.site}/chair-1/vitals", reading(1, sbp=190, dbp=95, map=127),
+                qos=1,
+            )
+        async with asyncio.timeout(5):
+            async for message in stream:
+                if message["type"] == "alarm":
+                    break
+    assert message["code"] == "sbp_high"
+    assert (message["priority"], message["state"], message["kind"]) == (
+        "high", "active", "physiological")
+    assert (message["value"], message["limit"], message["session_id"]) == (190, 180, session_id)
+    assert message["site"] == monitor.site and message["bed"] == "chair-1"
+
+    def stored() -> bool:
+        with monitor.db() as db:
+            row = db.execute("SELECT sbp, session_id FROM readings WHERE seq = 1").fetchone()
+            alarm = db.execute("SELECT priority, state FROM alarms").fetchone()
+        return row is not None and tuple(row) == (190.0, session_id) and alarm is not None
+    await eventually(stored)
+
+
+async def test_bad_payloads_are_dead_lettered_and_the_next_reading_still_counts(
+    monitor: RunningMonitor, mosquitto: Mosquitto
+) -> None:
+    topic = f"infusion/{monitor.site}/chair-2/vitals"
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(topic, b"{not json", qos=1)
+        await mqtt.publish(topic, json.dumps({"v": 7, "device_id": "m", "seq": 1}), qos=1)
+        await mqtt.publish(topic, reading(3, hr=71), qos=1)
+
+    async with httpx.AsyncClient(base_url=monitor.url) as http:
+        async def board_shows_reading() -> bool:
+            board = (await http.get("/api/board")).json()
+            return any(b["vitals"].get("hr", {}).get("value") == 71 for b in board["beds"])
+        await eventually(board_shows_reading)
+        dead = (await http.get("/api/dead-letters")).json()
+    assert dead["count"] == 2
+    reasons = sorted(letter["reason"] for letter in dead["dead_letters"])
+    assert reasons[0].startswith("payload is not JSON")
+    assert reasons[1] == "unsupported schema version int 7, expected v=1"
+    assert {letter["topic"] for letter in dead["dead_letters"]} == {topic}
+
+    def stored() -> bool:
+        with monitor.db() as db:
+            return db.execute("SELECT count(*) FROM readings WHERE hr = 71").fetchone()[0] == 1
+    await eventually(stored)
+
+
+async def test_readings_published_while_the_monitor_is_down_are_all_stored_once(
+    monitor_settings: Settings, mosquitto: Mosquitto, site: str
+) -> None:
+    async with monitor_running(monitor_settings, site):
+        pass  # the broker now holds a persistent session for the monitor
+    async with publisher(mosquitto) as mqtt:
+        for seq in range(50):
+            await mqtt.publish(f"infusion/{site}/chair-3/vitals", reading(seq, hr=60 + seq), qos=1)
+            if seq == 10:  # a redelivery of one of them, as QoS 1 allows
+                await mqtt.publish(f"infusion/{site}/chair-3/vitals", reading(seq, hr=60 + seq),
+                                   qos=1)
+    async with monitor_running(monitor_settings, site) as monitor:
+        def all_stored() -> bool:
+            with monitor.db() as db:
+                return db.execute("SELECT count(*) FROM readings").fetchone()[0] >= 50
+        await eventually(all_stored)
+        async with httpx.AsyncClient(base_url=monitor.url) as http:
+            dead = (await http.get("/api/dead-letters")).json()
+    with monitor.db() as db:
+        seqs = [row[0] for row in db.execute("SELECT seq FROM readings ORDER BY seq")]
+    assert seqs == list(range(50))
+    assert dead["count"] == 0

@@ -1,0 +1,83 @@
+"""The README's first command, run as a newcomer would: a board of 4 chairs that update."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).parents[2]
+
+
+def readme_command(name: str) -> list[str]:
+    """The README's command that starts with ``./dev <name>``."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.strip().startswith(f"./dev {name}"):
+            return line.split()
+    raise AssertionError(f"README.md has no ./dev {name} command")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {
+        "MONITOR_HTTP_PORT": str(free_port()),
+        "MONITOR_EMBEDDED_BROKER_PORT": str(free_port()),
+        "MONITOR_DATA_DIR": str(tmp_path / "var"),
+    }
+    process = subprocess.Popen(
+        readme_command("demo"), cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    url = None
+    deadline = time.monotonic() + 120
+    output = []
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        match = re.match(r"Dashboard: (http://\S+)", line)
+        url = match.group(1) if match else None
+    try:
+        assert url is not None, "no dashboard URL printed:\n" + "".join(output)
+        yield process, url.rstrip("/")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, "".join(output) + rest
+
+
+def beds(url: str) -> dict[str, dict[str, object]]:
+    board = httpx.get(f"{url}/api/board", timeout=5).json()
+    return {b["bed"]: b for b in board["beds"]}
+
+
+def test_demo_shows_four_chairs_updating(demo: tuple[subprocess.Popen[str], str]) -> None:
+    _, url = demo
+    assert httpx.get(f"{url}/", timeout=5).text.count("board.js") == 1
+    deadline = time.monotonic() + 20
+    while len(first := beds(url)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(first) == ["bed-01", "bed-02", "bed-03", "bed-04"]
+    time.sleep(2.5)
+    second = beds(url)
+    for bed, tile in second.items():
+        assert tile["device_state"] == "online"
+        assert tile["session"] is not None, f"{bed} has no session"
+        before, after = first[bed]["last_received_ms"], tile["last_received_ms"]
+        assert isinstance(before, int) and isinstance(after, int) and after > before, bed
+        vitals = tile["vitals"]
+        assert isinstance(vitals, dict) and {"hr", "spo2", "rr", "etco2", "sbp", "dbp"} <= set(vitals)

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from monitor.domain.readings import BedRef, InvalidPayload, parse_reading, parse_status, parse_topic
+
+BED = BedRef("clinic-a", "chair-1")
+
+
+def payload(**changes: object) -> bytes:
+    document: dict[str, object] = {
+        "v": 1, "device_id": "mon-07", "seq": 1842, "ts": "2026-11-21T14:03:07.250Z",
+        "vitals": {"hr": 72, "spo2": 98, "rr": 14, "etco2": 36, "sbp": 128, "dbp": 82, "map": 97},
+        "flags": {"spo2": "sensor_off"},
+    }
+    document.update(changes)
+    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
+
+
+def test_the_design_example_is_accepted() -> None:
+    reading = parse_reading(BED, payload())
+    assert reading.device_id == "mon-07"
+    assert reading.seq == 1842
+    assert reading.ts == "2026-11-21T14:03:07.250Z"
+    assert reading.ts_ms == 1795269787250
+    assert reading.vitals["sbp"] == 128.0
+    assert reading.flags == {"spo2": "sensor_off"}
+
+
+def test_vitals_and_flags_may_be_absent_or_partial() -> None:
+    reading = parse_reading(BED, payload(vitals={"hr": 60}, flags=...))
+    assert reading.vitals == {"hr": 60.0}
+    assert reading.flags == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "payload is not JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"[1, 2]", "JSON list, expected an object"),
+        (payload(v=2), "unsupported schema version int 2"),
+        (payload(v=...), "unsupported schema version null"),
+        (payload(v=True), "unsupported schema version"),
+        (payload(device_id="mon 07"), "device_id must be"),
+        (payload(seq=-1), "seq must be an integer"),
+        (payload(seq="12"), "seq must be an integer"),
+        (payload(seq=1.5), "seq must be an integer"),
+        (payload(ts="yesterday"), "is not an ISO 8601 timestamp"),
+        (payload(ts="2026-11-21T14:03:07"), "has no UTC offset"),
+        (payload(vitals={"temp": 37}), "vitals.temp is not a known vital"),
+        (payload(vitals={"hr": "72"}), "vitals.hr must be a number"),
+        (payload(vitals={"hr": True}), "vitals.hr must be a number"),
+        (payload(vitals={"hr": 1e300}), "vitals.hr must be a finite number"),
+        (b'{"v":1,"device_id":"m","seq":1,"ts":"2026-11-21T14:03:07Z","vitals":{"hr":NaN}}',
+         "vitals.hr must be a finite number"),
+        (payload(flags={"hr": "broken"}), "flags.hr must be one of"),
+        (payload(extra=1), "unknown field 'extra'"),
+        (b"[" * 60_000, "payload is not JSON"),
+        (b" " * 70_000, "more than 65536"),
+    ],
+)
+def test_invalid_payloads_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason.replace("(", r"\(")):
+        parse_reading(BED, raw)
+
+
+def test_topics() -> None:
+    assert parse_topic("infusion/a/b-1/vitals") == (BedRef("a", "b-1"), "vitals")
+    assert parse_topic("infusion/a/b/status") == (BedRef("a", "b"), "status")
+    for bad in ("infusion/a/b/other", "infusion/a b/c/vitals", "other/a/b/vitals", "infusion/a/vitals"):
+        with pytest.raises(InvalidPayload, match="is not infusion"):
+            parse_topic(bad)
+
+
+def test_status() -> None:
+    status = parse_status(BED, b'{"state": "offline", "device_id": "mon-07"}')
+    assert (status.state, status.device_id) == ("offline", "mon-07")
+    with pytest.raises(InvalidPayload, match="state must be"):
+        parse_status(BED, b'{"state": "asleep"}')
