@@ -22,6 +22,7 @@ import numpy as np
 from device_sim.physiology import NIBP_CYCLE_S, SESSION_S, Patient
 from monitor.adapters.mqtt import BrokerAddress
 
+
 @dataclass(frozen=True, slots=True)
 class ChairSpec:
     """Where a simulated chair stands and how it is driven."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 
 from device_sim.chairs import Chair, ChairSpec
@@ -50,13 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.beds < 1 or args.speed <= 0:
         raise SystemExit("device-sim: --beds must be at least 1 and --speed above 0")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         address = BrokerAddress.parse(args.broker)
     except ValueError as error:
         raise SystemExit(f"device-sim: {error}") from None
     specs = chair_specs(args.site, args.beds, args.seed, args.speed)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_chairs(address, specs, args.duration))
-    except KeyboardInterrupt:
-        pass

@@ -30,8 +30,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _announce(started: Started) -> None:
-    print(f"Dashboard: {started.dashboard_url}", flush=True)  # noqa: T201 - the user reads it
-    print(f"MQTT broker: {started.broker_url}", flush=True)  # noqa: T201
+    print(f"Dashboard: {started.dashboard_url}", flush=True)
+    print(f"MQTT broker: {started.broker_url}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

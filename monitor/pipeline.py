@@ -147,14 +147,15 @@ class BatchWriter:
         while True:
             try:
                 self._counters.stored += await self._store.write(batch)
-                self._counters.commits += 1
-                return
             except sqlite3.Error as error:
                 self._counters.commit_failures += 1
-                log.error("storing %d records failed (%s); retrying in %.1f s",  # noqa: TRY400
+                log.error("storing %d records failed (%s); retrying in %.1f s",
                           len(batch), error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+            else:
+                self._counters.commits += 1
+                return
 
 
 class Processor:

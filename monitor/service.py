@@ -120,7 +120,7 @@ async def run_monitor(
     await store.open()
     try:
         async with _broker_url(settings) as broker_url:
-            await _serve(settings, profiles, store, broker_url, stop, on_started)
+            await _serve(settings, profiles, store, broker_url, stop=stop, on_started=on_started)
     finally:
         await store.close()
 
@@ -130,6 +130,7 @@ async def _serve(
     profiles: dict[str, Profile],
     store: SqliteStore,
     broker_url: str,
+    *,
     stop: asyncio.Event,
     on_started: Callable[[Started], object] | None,
 ) -> None:
@@ -147,8 +148,8 @@ async def _serve(
     processor = Processor(inbox=inbox, writer=writer, sink=hub, board=board,
                           sessions=open_sessions, profiles=profiles, counters=counters,
                           tracker=tracker)
-    sessions = SessionService(store, open_sessions, board, hub, set(profiles),
-                              settings.thresholds_profile)
+    sessions = SessionService(store, open_sessions, board, hub, profiles=set(profiles),
+                              default_profile=settings.thresholds_profile)
     context = ApiContext(
         board=board, hub=hub, store=store, sessions=sessions, counters=counters,
         dashboard_dir=settings.dashboard_dir,

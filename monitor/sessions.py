@@ -13,11 +13,11 @@ from monitor.domain.sessions import Phase, Session
 from monitor.pipeline import EventSink, OpenSessions, now_ms
 
 
-class SessionConflict(ValueError):
+class SessionConflictError(ValueError):
     """The bed already has an open session."""
 
 
-class UnknownSession(KeyError):
+class UnknownSessionError(KeyError):
     """No session has that id."""
 
 
@@ -30,6 +30,7 @@ class SessionService:
         open_sessions: OpenSessions,
         board: Board,
         sink: EventSink,
+        *,
         profiles: set[str],
         default_profile: str,
     ) -> None:
@@ -44,15 +45,17 @@ class SessionService:
         """Open a session at ``bed``, in its baseline phase.
 
         Raises:
-            SessionConflict: The bed has an open session already.
+            SessionConflictError: The bed has an open session already.
             ValueError: ``profile`` is not a known threshold profile.
         """
         current = self._open.get(bed)
         if current is not None:
-            raise SessionConflict(f"bed {bed.key} has open session {current.id}; end it first")
+            raise SessionConflictError(f"bed {bed.key} has open session {current.id}; end it first")
         chosen = profile or self._default_profile
         if chosen not in self._profiles:
-            raise ValueError(f"unknown threshold profile {chosen!r}; known: {sorted(self._profiles)}")
+            raise ValueError(
+                f"unknown threshold profile {chosen!r}; known: {sorted(self._profiles)}"
+            )
         session = Session(
             id=uuid.uuid4().hex, bed=bed, patient_ref=patient_ref, phase="baseline",
             phase_started_ms={"baseline": now_ms()}, profile=chosen,
@@ -69,18 +72,18 @@ class SessionService:
         """A session by id.
 
         Raises:
-            UnknownSession: No session has that id.
+            UnknownSessionError: No session has that id.
         """
         session = await self._store.session(session_id)
         if session is None:
-            raise UnknownSession(session_id)
+            raise UnknownSessionError(session_id)
         return session
 
     async def advance(self, session_id: str, phase: Phase) -> Session:
         """Move a session to ``phase``; ending it clears the bed's alarms.
 
         Raises:
-            UnknownSession: No session has that id.
+            UnknownSessionError: No session has that id.
             PhaseError: The phase change is not allowed.
         """
         session = (await self.get(session_id)).advance(phase, now_ms())

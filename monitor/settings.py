@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then the environment, then monitor.toml."""
-        return (init_settings, env_settings, _SectionedTomlSource(settings_cls, config_path(os.environ)))
+        toml = _SectionedTomlSource(settings_cls, config_path(os.environ))
+        return (init_settings, env_settings, toml)
 
 
 def _expected(name: str) -> str:

@@ -101,7 +101,9 @@ class MqttIngest:
         self._protocol = (
             aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
         )
-        self._topics = [f"infusion/{site}/+/{kind}" for site in sites for kind in ("vitals", "status")]
+        self._topics = [
+            f"infusion/{site}/+/{kind}" for site in sites for kind in ("vitals", "status")
+        ]
         self._session_expiry_s = session_expiry_s
         self._inbox = inbox
         self._client: aiomqtt.Client | None = None
@@ -134,7 +136,7 @@ class MqttIngest:
             timeout=CONNECT_TIMEOUT_S,
         )
         # aiomqtt has no public switch for this; it must be set before connecting.
-        client._client.manual_ack_set(True)  # noqa: SLF001
+        client._client.manual_ack_set(True)
         return client
 
     async def run(self) -> None:
@@ -200,7 +202,7 @@ class MqttIngest:
         dropped as a duplicate then.
         """
         if token.qos > 0 and self._client is not None and token.connection == self._connection:
-            self._client._client.ack(token.mid, token.qos)  # noqa: SLF001
+            self._client._client.ack(token.mid, token.qos)
 
     def stop(self) -> None:
         """Stop taking messages; the connection stays up until :meth:`release`."""

@@ -195,12 +195,11 @@ class SqliteStore:
 
     async def alarms(self, state: str | None = None) -> list[Alarm]:
         """Alarms, newest first; ``state="open"`` for every one not cleared."""
+        query, args = "", tuple[str, ...]()
         if state == "open":
-            query, args = "WHERE state != 'cleared'", ()
+            query = "WHERE state != 'cleared'"
         elif state is not None:
             query, args = "WHERE state = ?", (state,)
-        else:
-            query, args = "", ()
         rows = await self.call(lambda db: db.execute(
             f"SELECT * FROM alarms {query} ORDER BY raised_ms DESC", args  # noqa: S608
         ).fetchall())

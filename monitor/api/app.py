@@ -21,7 +21,7 @@ from monitor.domain.board import Board, Message, alarm_message, session_message
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Phase, PhaseError
 from monitor.pipeline import Counters, now_ms
-from monitor.sessions import SessionConflict, SessionService, UnknownSession
+from monitor.sessions import SessionConflictError, SessionService, UnknownSessionError
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -74,7 +74,7 @@ def _register_sessions(app: FastAPI) -> None:
             session = await context.sessions.create(
                 BedRef(body.site, body.bed), body.patient_ref, body.profile
             )
-        except SessionConflict as error:
+        except SessionConflictError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
@@ -93,7 +93,7 @@ def _register_sessions(app: FastAPI) -> None:
         """One session."""
         try:
             return session_message(await context.sessions.get(session_id))
-        except UnknownSession:
+        except UnknownSessionError:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
 
     @app.post("/api/sessions/{session_id}/phase")
@@ -101,7 +101,7 @@ def _register_sessions(app: FastAPI) -> None:
         """Move a session to its next phase, or end it."""
         try:
             return session_message(await context.sessions.advance(session_id, body.phase))
-        except UnknownSession:
+        except UnknownSessionError:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
         except PhaseError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
@@ -111,7 +111,7 @@ def _register_sessions(app: FastAPI) -> None:
         """Every stored reading of a session, in device-time order."""
         try:
             await context.sessions.get(session_id)
-        except UnknownSession:
+        except UnknownSessionError:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
         return {"readings": await context.store.session_readings(session_id)}
 

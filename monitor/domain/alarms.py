@@ -87,6 +87,7 @@ def _step(
     rules: tuple[Rule, ...],
     value: float,
     reading: Reading,
+    *,
     session_id: str,
     new_id: Callable[[], str],
 ) -> tuple[Condition, AlarmEvent | None]:
@@ -138,7 +139,8 @@ def evaluate(
             continue
         for code, rules in profile.rules_for(vital).items():
             condition, event = _step(
-                conditions.get(code, Condition()), rules, value, reading, session_id, new_id
+                conditions.get(code, Condition()), rules, value, reading,
+                session_id=session_id, new_id=new_id,
             )
             conditions[code] = condition
             if event is not None:

@@ -13,7 +13,6 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 Priority = Literal["low", "medium", "high"]
 PRIORITY_RANK: Final[Mapping[Priority, int]] = {"low": 1, "medium": 2, "high": 3}
 
@@ -113,7 +112,9 @@ def _to_profile(name: str, document: _ProfileDoc) -> Profile:
         conditions: dict[str, list[Rule]] = {}
         for rule_doc in vital_doc.rules:
             delay_s = vital_doc.delay_s if rule_doc.delay_s is None else rule_doc.delay_s
-            rule = Rule(vital, rule_doc.when, rule_doc.limit, rule_doc.priority, round(delay_s * 1000))
+            rule = Rule(
+                vital, rule_doc.when, rule_doc.limit, rule_doc.priority, round(delay_s * 1000)
+            )
             conditions.setdefault(rule.code, []).append(rule)
         by_vital[vital] = {code: tuple(rules) for code, rules in conditions.items()}
     return Profile(name, document.description, by_vital)

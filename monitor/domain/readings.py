@@ -112,7 +112,9 @@ def _load_object(payload: bytes) -> dict[str, object]:
     try:
         document = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise InvalidPayload(f"payload is not UTF-8: {error.reason} at byte {error.start}") from None
+        raise InvalidPayload(
+            f"payload is not UTF-8: {error.reason} at byte {error.start}"
+        ) from None
     except json.JSONDecodeError as error:
         raise InvalidPayload(f"payload is not JSON: {error.msg} at char {error.pos}") from None
     except RecursionError:

@@ -94,7 +94,8 @@ async def monitor_running(settings: Settings, site: str) -> AsyncIterator[Runnin
     stop = asyncio.Event()
     ready: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(run_monitor(settings, stop=stop, on_started=ready.set_result))
-    done, _ = await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    waiting: set[asyncio.Future[object]] = {task, ready}  # type: ignore[arg-type]
+    done, _ = await asyncio.wait(waiting, timeout=20, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()
     started = await ready

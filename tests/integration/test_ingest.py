@@ -62,7 +62,7 @@ async def test_sbp_190_reaches_the_board_as_a_high_alarm_and_is_stored(
     assert (message["priority"], message["state"], message["kind"]) == (
         "high", "active", "physiological")
     assert (message["value"], message["limit"], message["session_id"]) == (190, 180, session_id)
-    assert message["site"] == monitor.site and message["bed"] == "chair-1"
+    assert (message["site"], message["bed"]) == (monitor.site, "chair-1")
 
     def stored() -> bool:
         with monitor.db() as db:
@@ -95,7 +95,8 @@ async def test_bad_payloads_are_dead_lettered_and_the_next_reading_still_counts(
 
     def stored() -> bool:
         with monitor.db() as db:
-            return db.execute("SELECT count(*) FROM readings WHERE hr = 71").fetchone()[0] == 1
+            count: int = db.execute("SELECT count(*) FROM readings WHERE hr = 71").fetchone()[0]
+        return count == 1
     await eventually(stored)
 
 
@@ -113,7 +114,8 @@ async def test_readings_published_while_the_monitor_is_down_are_all_stored_once(
     async with monitor_running(monitor_settings, site) as monitor:
         def all_stored() -> bool:
             with monitor.db() as db:
-                return db.execute("SELECT count(*) FROM readings").fetchone()[0] >= 50
+                count: int = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            return count >= 50
         await eventually(all_stored)
         async with httpx.AsyncClient(base_url=monitor.url) as http:
             dead = (await http.get("/api/dead-letters")).json()

@@ -78,6 +78,9 @@ def test_demo_shows_four_chairs_updating(demo: tuple[subprocess.Popen[str], str]
         assert tile["device_state"] == "online"
         assert tile["session"] is not None, f"{bed} has no session"
         before, after = first[bed]["last_received_ms"], tile["last_received_ms"]
-        assert isinstance(before, int) and isinstance(after, int) and after > before, bed
+        assert isinstance(before, int)
+        assert isinstance(after, int)
+        assert after > before, bed
         vitals = tile["vitals"]
-        assert isinstance(vitals, dict) and {"hr", "spo2", "rr", "etco2", "sbp", "dbp"} <= set(vitals)
+        assert isinstance(vitals, dict)
+        assert {"hr", "spo2", "rr", "etco2", "sbp", "dbp"} <= set(vitals)

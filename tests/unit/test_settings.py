@@ -20,13 +20,18 @@ def test_unknown_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) 
         load_settings()
 
 
-def test_ill_typed_environment_variable_names_key_and_type(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ill_typed_environment_variable_names_key_and_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("MONITOR_HTTP_PORT", "eighty")
-    with pytest.raises(SettingsError, match="MONITOR_HTTP_PORT = 'eighty': expected a value of type int"):
+    expected = "MONITOR_HTTP_PORT = 'eighty': expected a value of type int"
+    with pytest.raises(SettingsError, match=expected):
         load_settings()
 
 
-def test_unknown_and_ill_typed_toml_keys_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_and_ill_typed_toml_keys_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "monitor.toml"
     config.write_text('store = "postgres"\n[http]\nportt = 1\n')
     monkeypatch.setenv("MONITOR_CONFIG", str(config))
