@@ -122,6 +122,13 @@ function render() {
   }
 }
 
+let renderPending = false;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => { renderPending = false; render(); }, 50);
+}
+
 function setConnection(live) {
   const status = document.getElementById("connection");
   status.dataset.state = live ? "live" : "down";
@@ -138,6 +145,7 @@ function connect(delayMs = 500) {
     const data = JSON.parse(event.data);
     for (const message of Array.isArray(data) ? data : [data]) apply(message);
     setConnection(true);
+    scheduleRender();
   };
   socket.onclose = () => {
     setConnection(false);

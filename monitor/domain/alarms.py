@@ -51,17 +51,21 @@ class AlarmEvent:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One alarm condition at one bed: when each rule's breach began, and its alarm."""
+    """One alarm condition at one bed: when each rule's breach began, and its alarm.
+
+    ``last_ms`` is the device time of the last value judged, so a late value
+    of this vital cannot move the condition back in time.
+    """
 
     breach_since_ms: Mapping[int, int] = field(default_factory=dict)
     alarm: Alarm | None = None
+    last_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BedAlarms:
     """The engine's state for one bed."""
 
-    last_ms: int | None = None
     conditions: Mapping[str, Condition] = field(default_factory=dict)
 
     def active(self) -> list[Alarm]:
@@ -113,7 +117,7 @@ def _step(
     elif top is None and alarm is not None:
         event = AlarmEvent("cleared", replace(alarm, state="cleared", value=value, updated_ms=now))
         alarm = None
-    return Condition(since, alarm), event
+    return Condition(since, alarm, now), event
 
 
 def evaluate(
@@ -127,10 +131,11 @@ def evaluate(
 
     Only vitals the reading carries are judged: a vital absent, flagged by the
     device, or outside physiological bounds says nothing about the patient.
-    A bed with no open session raises no physiological alarm, and a reading
-    older than one already judged does not move the alarms back in time.
+    A bed with no open session raises no physiological alarm, and a value
+    older than one of the same vital already judged is not judged (it may
+    come from a second device whose clock runs a little behind).
     """
-    if session_id is None or (state.last_ms is not None and reading.ts_ms < state.last_ms):
+    if session_id is None:
         return state, []
     conditions = dict(state.conditions)
     events: list[AlarmEvent] = []
@@ -138,14 +143,17 @@ def evaluate(
         if vital in reading.flags or not is_plausible(vital, value):
             continue
         for code, rules in profile.rules_for(vital).items():
+            condition = conditions.get(code, Condition())
+            if condition.last_ms is not None and reading.ts_ms < condition.last_ms:
+                continue
             condition, event = _step(
-                conditions.get(code, Condition()), rules, value, reading,
+                condition, rules, value, reading,
                 session_id=session_id, new_id=new_id,
             )
             conditions[code] = condition
             if event is not None:
                 events.append(event)
-    return BedAlarms(reading.ts_ms, conditions), events
+    return BedAlarms(conditions), events
 
 
 def restore(profile: Profile, alarms: list[Alarm]) -> BedAlarms:
@@ -161,4 +169,4 @@ def restore(profile: Profile, alarms: list[Alarm]) -> BedAlarms:
         conditions[alarm.code] = Condition(
             {index: alarm.raised_ms - rule.delay_ms for index, rule in enumerate(rules)}, alarm
         )
-    return BedAlarms(None, conditions)
+    return BedAlarms(conditions)

@@ -97,11 +97,18 @@ def test_implausible_and_flagged_values_are_not_judged(profile: Profile) -> None
     assert not events
 
 
-def test_an_older_reading_does_not_move_alarms_back(profile: Profile) -> None:
+def test_an_older_value_does_not_move_its_alarm_back(profile: Profile) -> None:
     run = Run(profile)
     run.feed(10, sbp=190)
     assert not run.feed(5, sbp=120)
     assert run.state.active()
+
+
+def test_a_value_older_than_other_vitals_is_still_judged(profile: Profile) -> None:
+    run = Run(profile)
+    run.feed(10, hr=70)
+    [event] = run.feed(9.99, sbp=192)
+    assert event.alarm.code == "sbp_high"
 
 
 def test_restored_alarm_stays_while_its_condition_holds(profile: Profile) -> None:
