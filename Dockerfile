@@ -1,0 +1,15 @@
+# The monitor (and the simulator, from the same image).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY monitor monitor
+COPY device_sim device_sim
+COPY dashboard dashboard
+COPY config config
+# Editable, so config/ and dashboard/ are found beside the code.
+RUN pip install --no-cache-dir -e .
+ENV MONITOR_DATA_DIR=/data \
+    MONITOR_HTTP_HOST=0.0.0.0
+VOLUME /data
+EXPOSE 8000
+CMD ["monitor", "run"]
