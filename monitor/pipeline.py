@@ -64,6 +64,7 @@ class Counters:
     commits: int = 0
     commit_failures: int = 0
     alarm_events: int = 0
+    internal_errors: int = 0
 
 
 @dataclass(slots=True)
@@ -208,6 +209,13 @@ class Processor:
             log.warning("dead letter from %s: %s", message.topic[:200], error)
             pending.dead_letter = DeadLetter(
                 message.received_ms, message.topic, message.payload, str(error)
+            )
+        except Exception as error:  # a defect must not stop the monitoring of every other bed
+            self._counters.internal_errors += 1
+            log.exception("processing a message from %s failed", message.topic[:200])
+            pending.dead_letter = DeadLetter(
+                message.received_ms, message.topic, message.payload,
+                f"internal error while processing: {error!r}"[:500],
             )
         return pending
 
