@@ -19,6 +19,7 @@ from monitor.service import Started
 from monitor.sessions import SessionService
 
 PHASE_CHECK_S: Final = 0.5
+DEMO_USER: Final = "demo"
 
 
 async def _follow(sessions: SessionService, chair: Chair) -> None:
@@ -26,12 +27,14 @@ async def _follow(sessions: SessionService, chair: Chair) -> None:
     wanted = phase_at(chair.session_t_s)
     session = sessions.open_at(bed)
     if session is not None and PHASES.index(session.phase) > PHASES.index(wanted):
-        await sessions.advance(session.id, "ended")
+        await sessions.advance(session.id, "ended", DEMO_USER)
         session = None
     if session is None:
         session = await sessions.create(bed, f"demo-{chair.spec.bed}-{chair.seq}")
     while session.phase != wanted:
-        session = await sessions.advance(session.id, PHASES[PHASES.index(session.phase) + 1])
+        session = await sessions.advance(
+            session.id, PHASES[PHASES.index(session.phase) + 1], DEMO_USER
+        )
 
 
 async def _drive_sessions(sessions: SessionService, chairs: list[Chair]) -> None:

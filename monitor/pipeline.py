@@ -3,7 +3,9 @@
 :class:`Processor` does the CPU work of one message at a time and hands the
 result to :class:`BatchWriter`, which commits whatever has queued in one
 transaction and only then acknowledges those messages to the broker, in the
-order they came.
+order they came. Alarm events from elsewhere (nurses' actions, the clock,
+the pager) go through the same writer, so the stored alarm is always the
+latest.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from monitor.adapters.mqtt import AckToken, Inbound
 from monitor.adapters.sqlite import Batch, DeadLetter, SqliteStore, StoredReading
-from monitor.domain.alarms import AlarmEvent, BedAlarms, evaluate
+from monitor.domain.alarms import PAGE_RECORDS, AlarmEvent
 from monitor.domain.board import (
     Board,
     Message,
@@ -26,7 +28,7 @@ from monitor.domain.board import (
     device_message,
     reading_message,
 )
-from monitor.domain.limits import Profile
+from monitor.domain.engine import BedEngine, UnknownAlarmError
 from monitor.domain.readings import (
     BedRef,
     InvalidPayload,
@@ -36,7 +38,6 @@ from monitor.domain.readings import (
     parse_topic,
 )
 from monitor.domain.sequence import SequenceTracker
-from monitor.domain.sessions import Session
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,17 @@ COMMIT_RETRY_MAX_S: Final = 5.0
 
 
 class EventSink(Protocol):
-    """Where board messages go (the WebSocket hub; later the MQTT alerts topic)."""
+    """Where board messages go (the WebSocket hub)."""
 
     def publish(self, message: Message) -> None:
         """Send one message; must not block."""
+
+
+class AlarmListener(Protocol):
+    """Something that acts on alarm transitions (the pager)."""
+
+    def notify(self, event: AlarmEvent) -> None:
+        """Take note of one transition; must not block."""
 
 
 @dataclass(slots=True)
@@ -68,30 +76,67 @@ class Counters:
 
 
 @dataclass(slots=True)
-class _Pending:
-    token: AckToken
+class Pending:
+    """What one message (or one action) leaves to be committed."""
+
+    token: AckToken | None = None
     reading: StoredReading | None = None
-    events: list[AlarmEvent] = field(default_factory=list)
+    events: Sequence[AlarmEvent] = ()
     dead_letter: DeadLetter | None = None
+    committed: asyncio.Future[None] | None = field(default=None)
 
 
 class OpenSessions:
-    """The open session of each bed, and the alarm engine's state of each bed."""
+    """The alarm engine of each bed with an open session."""
 
-    def __init__(self, sessions: Iterable[Session] = ()) -> None:
-        self._by_bed: dict[BedRef, Session] = {s.bed: s for s in sessions if s.is_open}
-        self.alarms: dict[BedRef, BedAlarms] = {}
+    def __init__(self, engines: Iterable[BedEngine] = ()) -> None:
+        self._by_bed: dict[BedRef, BedEngine] = {e.session.bed: e for e in engines}
 
-    def get(self, bed: BedRef) -> Session | None:
-        """The bed's open session, if any."""
+    def engine(self, bed: BedRef) -> BedEngine | None:
+        """The engine of the bed's open session, if any."""
         return self._by_bed.get(bed)
 
-    def put(self, session: Session) -> None:
-        """Record a new or changed session."""
-        if session.is_open:
-            self._by_bed[session.bed] = session
-        elif self._by_bed.get(session.bed, session).id == session.id:
-            self._by_bed.pop(session.bed, None)
+    def engines(self) -> list[BedEngine]:
+        """Every open session's engine."""
+        return list(self._by_bed.values())
+
+    def open(self, engine: BedEngine) -> None:
+        """A session opened at the engine's bed."""
+        self._by_bed[engine.session.bed] = engine
+
+    def close(self, bed: BedRef) -> None:
+        """The bed's session ended."""
+        self._by_bed.pop(bed, None)
+
+    def holding(self, alarm_id: str) -> BedEngine:
+        """The engine holding an open alarm.
+
+        Raises:
+            UnknownAlarmError: No open alarm has that id.
+        """
+        for engine in self._by_bed.values():
+            if any(alarm.id == alarm_id for alarm in engine.alarms.values()):
+                return engine
+        raise UnknownAlarmError(alarm_id)
+
+
+class AlarmFanout:
+    """Shows alarm events on the board, sends them to clients, and tells the pager."""
+
+    def __init__(self, board: Board, sink: EventSink) -> None:
+        self._board = board
+        self._sink = sink
+        self.listeners: list[AlarmListener] = []
+
+    def publish(self, events: Iterable[AlarmEvent]) -> None:
+        """Fan out each event, in order; page records stay in the audit log only."""
+        for event in events:
+            if event.transition in PAGE_RECORDS:
+                continue
+            self._board.on_alarm(event)
+            self._sink.publish(alarm_message(event.alarm, event.transition))
+            for listener in self.listeners:
+                listener.notify(event)
 
 
 class BatchWriter:
@@ -110,16 +155,24 @@ class BatchWriter:
         self._ack = ack
         self._counters = counters
         self._batch_size = batch_size
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=queue_size)
 
     @property
     def depth(self) -> int:
         """Results waiting to be committed."""
         return self._queue.qsize()
 
-    async def submit(self, pending: _Pending) -> None:
-        """Queue a message's result; waits while the queue is full (backpressure)."""
+    async def submit(self, pending: Pending) -> None:
+        """Queue a result; waits while the queue is full (backpressure)."""
         await self._queue.put(pending)
+
+    async def commit(self, events: Sequence[AlarmEvent]) -> None:
+        """Queue alarm events and wait until they are committed."""
+        if not events:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(Pending(events=events, committed=done))
+        await done
 
     async def join(self) -> None:
         """Wait until everything submitted is committed and acknowledged."""
@@ -140,7 +193,10 @@ class BatchWriter:
                     batch.dead_letters.append(item.dead_letter)
             await self._commit(batch)
             for item in items:
-                self._ack(item.token)
+                if item.token is not None:
+                    self._ack(item.token)
+                if item.committed is not None and not item.committed.done():
+                    item.committed.set_result(None)
                 self._queue.task_done()
 
     async def _commit(self, batch: Batch) -> None:
@@ -169,8 +225,8 @@ class Processor:
         writer: BatchWriter,
         sink: EventSink,
         board: Board,
+        alarms: AlarmFanout,
         sessions: OpenSessions,
-        profiles: dict[str, Profile],
         counters: Counters,
         tracker: SequenceTracker,
     ) -> None:
@@ -178,8 +234,8 @@ class Processor:
         self._writer = writer
         self._sink = sink
         self._board = board
+        self._alarms = alarms
         self._sessions = sessions
-        self._profiles = profiles
         self._counters = counters
         self._tracker = tracker
 
@@ -192,16 +248,20 @@ class Processor:
             finally:
                 self._inbox.task_done()
 
-    def handle(self, message: Inbound) -> _Pending:
+    def handle(self, message: Inbound) -> Pending:
         """Process one message; what it yields is to be stored, then acknowledged."""
         self._counters.received += 1
-        pending = _Pending(message.ack)
+        pending = Pending(message.ack)
         try:
             bed, kind = parse_topic(message.topic)
             if kind == "status":
                 status = parse_status(bed, message.payload)
                 self._board.on_device(status)
                 self._sink.publish(device_message(status, message.received_ms))
+                engine = self._sessions.engine(bed)
+                if engine is not None:
+                    online = status.state == "online"
+                    pending.events = engine.on_device_status(online, message.received_ms)
             else:
                 self._accept(parse_reading(bed, message.payload), message.received_ms, pending)
         except InvalidPayload as error:
@@ -217,30 +277,24 @@ class Processor:
                 message.received_ms, message.topic, message.payload,
                 f"internal error while processing: {error!r}"[:500],
             )
+        self._counters.alarm_events += len(pending.events)
+        self._alarms.publish(pending.events)
         return pending
 
-    def _accept(self, reading: Reading, received_ms: int, pending: _Pending) -> None:
+    def _accept(self, reading: Reading, received_ms: int, pending: Pending) -> None:
         verdict = self._tracker.observe(reading.device_id, reading.seq, reading.ts_ms)
         if verdict.duplicate:
             self._counters.duplicates += 1
             return
         self._counters.accepted += 1
         self._counters.seq_gaps += verdict.missing
-        session = self._sessions.get(reading.bed)
-        session_id = session.id if session else None
+        engine = self._sessions.engine(reading.bed)
+        session_id = engine.session.id if engine else None
         pending.reading = StoredReading(reading, session_id, received_ms)
         self._board.on_reading(reading, received_ms)
         self._sink.publish(reading_message(reading, session_id, received_ms))
-        if session is None:
-            return
-        state = self._sessions.alarms.get(reading.bed, BedAlarms())
-        state, events = evaluate(self._profiles[session.profile], state, reading, session_id)
-        self._sessions.alarms[reading.bed] = state
-        for event in events:
-            self._counters.alarm_events += 1
-            self._board.on_alarm(event)
-            self._sink.publish(alarm_message(event.alarm, event.transition))
-        pending.events = events
+        if engine is not None:
+            pending.events = engine.on_reading(reading, received_ms)
 
 
 def now_ms() -> int:

@@ -21,13 +21,24 @@ import uvicorn
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
+from monitor.alarm_actions import AlarmActions
 from monitor.api.app import ApiContext, create_app
 from monitor.api.hub import BoardHub
-from monitor.domain.alarms import AlarmEvent, restore
+from monitor.domain.alarms import AlarmEvent
 from monitor.domain.board import Board
+from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, ProfileError, load_profiles
 from monitor.domain.sequence import SequenceTracker
-from monitor.pipeline import BatchWriter, Counters, OpenSessions, Processor, now_ms
+from monitor.pager_setup import build_pager
+from monitor.paging import Delivery
+from monitor.pipeline import (
+    AlarmFanout,
+    BatchWriter,
+    Counters,
+    OpenSessions,
+    Processor,
+    now_ms,
+)
 from monitor.sessions import SessionService
 from monitor.settings import Settings, SettingsError
 
@@ -79,19 +90,24 @@ async def _broker_url(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _restore(
-    store: SqliteStore, board: Board, profiles: dict[str, Profile], tracker: SequenceTracker
-) -> OpenSessions:
-    sessions = await store.sessions(open_only=True)
-    open_sessions = OpenSessions(sessions)
-    for session in sessions:
+    store: SqliteStore,
+    board: Board,
+    sessions: SessionService,
+    tracker: SequenceTracker,
+    open_sessions: OpenSessions,
+) -> None:
+    now = now_ms()
+    stored_alarms = await store.alarms("open")
+    for session in await store.sessions(open_only=True):
+        engine = BedEngine(session, sessions.profile_of(session), now_ms=now)
+        alarms = [a for a in stored_alarms if a.session_id == session.id]
+        engine.restore(alarms)
+        open_sessions.open(engine)
         board.on_session(session)
-        alarms = [a for a in await store.alarms("open") if a.session_id == session.id]
-        open_sessions.alarms[session.bed] = restore(profiles[session.profile], alarms)
         for alarm in alarms:
             board.on_alarm(AlarmEvent("raised", alarm))
-    for device_id, seq, ts_ms in await store.recent_sequences(now_ms() - RECENT_SEQ_WINDOW_MS):
+    for device_id, seq, ts_ms in await store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
         tracker.observe(device_id, seq, ts_ms)
-    return open_sessions
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -125,6 +141,27 @@ async def run_monitor(
         await store.close()
 
 
+async def _drain(
+    ingest: MqttIngest,
+    inbox: asyncio.Queue[Inbound],
+    writer: BatchWriter,
+    outcomes: set[asyncio.Task[None]],
+) -> None:
+    """Stop taking messages; store and acknowledge what was taken; then disconnect."""
+    log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
+    ingest.stop()
+    try:
+        async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
+            await ingest.idle.wait()
+            await inbox.join()
+            await asyncio.gather(*outcomes, return_exceptions=True)
+            await writer.join()
+    except TimeoutError:
+        log.error("shutdown: store did not take the last %d messages in time; the broker "
+                  "redelivers them", inbox.qsize() + writer.depth)
+    ingest.release()
+
+
 async def _serve(
     settings: Settings,
     profiles: dict[str, Profile],
@@ -136,7 +173,7 @@ async def _serve(
 ) -> None:
     board, counters, tracker = Board(), Counters(), SequenceTracker()
     hub = BoardHub(settings.ws_queue_size)
-    open_sessions = await _restore(store, board, profiles, tracker)
+    alarms = AlarmFanout(board, hub)
     inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
     protocol = settings.mqtt_protocol if settings.mqtt_url else "3.1.1"
     ingest = MqttIngest(
@@ -145,25 +182,39 @@ async def _serve(
     )
     writer = BatchWriter(store, ingest.ack, counters, batch_size=settings.batch_size,
                          queue_size=settings.ingest_queue_size)
-    processor = Processor(inbox=inbox, writer=writer, sink=hub, board=board,
-                          sessions=open_sessions, profiles=profiles, counters=counters,
-                          tracker=tracker)
-    sessions = SessionService(store, open_sessions, board, hub, profiles=set(profiles),
-                              default_profile=settings.thresholds_profile)
+    open_sessions = OpenSessions()
+    sessions = SessionService(
+        store, open_sessions, board, hub, alarms=alarms, writer=writer, profiles=profiles,
+        default_profile=settings.thresholds_profile,
+    )
+    await _restore(store, board, sessions, tracker, open_sessions)
+    actions = AlarmActions(open_sessions, alarms, writer, board, hub)
+    processor = Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
+                          sessions=open_sessions, counters=counters, tracker=tracker)
     context = ApiContext(
-        board=board, hub=hub, store=store, sessions=sessions, counters=counters,
-        dashboard_dir=settings.dashboard_dir,
+        board=board, hub=hub, store=store, sessions=sessions, actions=actions,
+        counters=counters, dashboard_dir=settings.dashboard_dir,
         ready=lambda: {"broker": ingest.connected.is_set(), "store": True},
     )
     server = uvicorn.Server(uvicorn.Config(
         create_app(context), host=settings.http_host, port=settings.http_port,
         log_level="warning", access_log=False, lifespan="off",
     ))
-    async with asyncio.TaskGroup() as group:
+    async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+        outcomes: set[asyncio.Task[None]] = set()
+
+        def report(delivery: Delivery) -> None:
+            task = group.create_task(actions.page_outcome(delivery), name="page-outcome")
+            outcomes.add(task)
+            task.add_done_callback(outcomes.discard)
+
+        pager = await build_pager(settings.paging_file, ingest.publish, report, stack)
+        alarms.listeners.append(pager)
         group.create_task(ingest.run(), name="mqtt-ingest")
         endless = [
             group.create_task(processor.run(), name="process"),
             group.create_task(writer.run(), name="store-writer"),
+            group.create_task(actions.run_clock(settings.tick_interval_s), name="alarm-clock"),
         ]
         http = group.create_task(server.serve(), name="http")
         while not server.started:
@@ -179,17 +230,9 @@ async def _serve(
         waiting = asyncio.create_task(stop.wait())
         await asyncio.wait({waiting, http}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
-        ingest.stop()
-        try:
-            async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
-                await ingest.idle.wait()
-                await inbox.join()
-                await writer.join()
-        except TimeoutError:
-            log.error("shutdown: store did not take the last %d messages in time; the broker "
-                      "redelivers them", inbox.qsize() + writer.depth)
-        ingest.release()
+        endless[2].cancel()
+        await pager.close()
+        await _drain(ingest, inbox, writer, outcomes)
         server.should_exit = True
         for task in endless:
             task.cancel()

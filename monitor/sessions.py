@@ -1,16 +1,25 @@
-"""Opening sessions and moving them through their phases; stored, shown, audited."""
+"""Opening sessions, moving them through their phases, and their thresholds.
+
+Every change is stored, shown on the board and, for thresholds and phases,
+written to the audit log with the user who made it.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
-from monitor.adapters.sqlite import Batch, SqliteStore
-from monitor.domain.alarms import AlarmEvent, BedAlarms
-from monitor.domain.board import Board, alarm_message, session_message
+import numpy as np
+
+from monitor.adapters.sqlite import SqliteStore
+from monitor.domain.board import Board, session_message
+from monitor.domain.engine import BedEngine
+from monitor.domain.limits import Profile, VitalDoc, is_plausible
 from monitor.domain.readings import BedRef
-from monitor.domain.sessions import Phase, Session
-from monitor.pipeline import EventSink, OpenSessions, now_ms
+from monitor.domain.sessions import Phase, Session, pre_start_warnings
+from monitor.pipeline import AlarmFanout, BatchWriter, EventSink, OpenSessions, now_ms
 
 
 class SessionConflictError(ValueError):
@@ -21,8 +30,18 @@ class UnknownSessionError(KeyError):
     """No session has that id."""
 
 
+def baseline_of(values: Mapping[str, list[float]]) -> dict[str, float]:
+    """Median of each vital's plausible values (vitals with none are left out)."""
+    baseline = {}
+    for vital, series in values.items():
+        plausible = [v for v in series if is_plausible(vital, v)]
+        if plausible:
+            baseline[vital] = round(float(np.median(plausible)), 1)
+    return baseline
+
+
 class SessionService:
-    """Creates sessions and changes their phase."""
+    """Creates sessions, changes their phase and their thresholds."""
 
     def __init__(
         self,
@@ -31,15 +50,23 @@ class SessionService:
         board: Board,
         sink: EventSink,
         *,
-        profiles: set[str],
+        alarms: AlarmFanout,
+        writer: BatchWriter,
+        profiles: Mapping[str, Profile],
         default_profile: str,
     ) -> None:
         self._store = store
         self._open = open_sessions
         self._board = board
         self._sink = sink
+        self._alarms = alarms
+        self._writer = writer
         self._profiles = profiles
         self._default_profile = default_profile
+
+    def profile_of(self, session: Session) -> Profile:
+        """The session's profile with its overrides applied."""
+        return self._profiles[session.profile].with_overrides(session.overrides)
 
     async def create(self, bed: BedRef, patient_ref: str, profile: str | None = None) -> Session:
         """Open a session at ``bed``, in its baseline phase.
@@ -48,25 +75,30 @@ class SessionService:
             SessionConflictError: The bed has an open session already.
             ValueError: ``profile`` is not a known threshold profile.
         """
-        current = self._open.get(bed)
+        current = self._open.engine(bed)
         if current is not None:
-            raise SessionConflictError(f"bed {bed.key} has open session {current.id}; end it first")
+            raise SessionConflictError(
+                f"bed {bed.key} has open session {current.session.id}; end it first"
+            )
         chosen = profile or self._default_profile
         if chosen not in self._profiles:
             raise ValueError(
                 f"unknown threshold profile {chosen!r}; known: {sorted(self._profiles)}"
             )
+        now = now_ms()
         session = Session(
             id=uuid.uuid4().hex, bed=bed, patient_ref=patient_ref, phase="baseline",
-            phase_started_ms={"baseline": now_ms()}, profile=chosen,
+            phase_started_ms={"baseline": now}, profile=chosen,
         )
         await self._store.save_session(session)
-        self._changed(session)
+        self._open.open(BedEngine(session, self.profile_of(session), now_ms=now))
+        self._show(session)
         return session
 
     def open_at(self, bed: BedRef) -> Session | None:
         """The bed's open session, if any."""
-        return self._open.get(bed)
+        engine = self._open.engine(bed)
+        return engine.session if engine else None
 
     async def get(self, session_id: str) -> Session:
         """A session by id.
@@ -79,32 +111,70 @@ class SessionService:
             raise UnknownSessionError(session_id)
         return session
 
-    async def advance(self, session_id: str, phase: Phase) -> Session:
-        """Move a session to ``phase``; ending it clears the bed's alarms.
+    async def advance(self, session_id: str, phase: Phase, user: str) -> Session:
+        """Move a session to ``phase``.
+
+        Starting the infusion fixes the baseline (median of the baseline
+        phase) and runs the pre-start check; ending clears the bed's alarms.
 
         Raises:
             UnknownSessionError: No session has that id.
             PhaseError: The phase change is not allowed.
         """
-        session = (await self.get(session_id)).advance(phase, now_ms())
-        events: list[AlarmEvent] = []
-        if not session.is_open:
-            state = self._open.alarms.pop(session.bed, BedAlarms())
-            at = session.phase_started_ms["ended"]
-            events = [
-                AlarmEvent("cleared", replace(alarm, state="cleared", updated_ms=at))
-                for alarm in state.active()
-            ]
+        now = now_ms()
+        session = (await self.get(session_id)).advance(phase, now)
+        if phase == "infusion":
+            baseline = baseline_of(await self._store.baseline_values(session.id))
+            session = replace(session, baseline=baseline, warnings=pre_start_warnings(baseline))
         await self._store.save_session(session)
-        if events:
-            await self._store.write(Batch(alarm_events=events))
-        for event in events:
-            self._board.on_alarm(event)
-            self._sink.publish(alarm_message(event.alarm, event.transition))
-        self._changed(session)
+        await self._store.audit(now, user, "phase", session.id, {
+            "phase": phase, "baseline": dict(session.baseline), "warnings": session.warnings,
+        })
+        engine = self._open.engine(session.bed)
+        if engine is not None and engine.session.id == session.id:
+            if session.is_open:
+                events = engine.update_session(session, self.profile_of(session), now)
+            else:
+                events = engine.end(now)
+                self._open.close(session.bed)
+            self._alarms.publish(events)
+            await self._writer.commit(events)
+        self._show(session)
         return session
 
-    def _changed(self, session: Session) -> None:
-        self._open.put(session)
+    async def set_thresholds(
+        self, session_id: str, vital: str, rules: VitalDoc | None, user: str
+    ) -> Session:
+        """Replace (or with None, restore) the profile's rules for one vital of a session.
+
+        Raises:
+            UnknownSessionError: No session has that id.
+            ValueError: The session has ended.
+        """
+        session = await self.get(session_id)
+        if not session.is_open:
+            raise ValueError(f"session {session_id} has ended")
+        overrides: dict[str, Any] = dict(session.overrides)
+        before = overrides.get(vital)
+        if rules is None:
+            overrides.pop(vital, None)
+        else:
+            overrides[vital] = rules.model_dump(exclude_none=True)
+        session = replace(session, overrides=overrides)
+        profile = self.profile_of(session)
+        now = now_ms()
+        await self._store.save_session(session)
+        await self._store.audit(now, user, "thresholds", session.id, {
+            "vital": vital, "before": before, "after": overrides.get(vital),
+        })
+        engine = self._open.engine(session.bed)
+        if engine is not None:
+            events = engine.update_session(session, profile, now)
+            self._alarms.publish(events)
+            await self._writer.commit(events)
+        self._show(session)
+        return session
+
+    def _show(self, session: Session) -> None:
         self._board.on_session(session)
         self._sink.publish(session_message(session))

@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     thresholds_profile: str = Field(
         default="ketamine-default", description="profile for new sessions"
     )
+    paging_file: Path | None = Field(
+        default=PROJECT_ROOT / "config" / "paging.toml",
+        description="who is paged for which alarms (TOML); unset: nobody is paged",
+    )
+    tick_interval_s: float = Field(
+        default=1.0, gt=0, le=5,
+        description="how often silence, pauses and reminders are checked",
+    )
     dashboard_dir: Path = Field(
         default=PROJECT_ROOT / "dashboard", description="static files of the nurses' board"
     )

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 BACKOFF_START_S: Final = 0.2
 BACKOFF_MAX_S: Final = 15.0
 CONNECT_TIMEOUT_S: Final = 10.0
+PUBLISH_TIMEOUT_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,17 @@ class MqttIngest:
         """
         if token.qos > 0 and self._client is not None and token.connection == self._connection:
             self._client._client.ack(token.mid, token.qos)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish at QoS 1 on the monitor's connection (for the alerts topic).
+
+        Raises:
+            ConnectionError: Not connected to the broker now.
+        """
+        client = self._client
+        if client is None:
+            raise ConnectionError(f"not connected to {self._address}")
+        await client.publish(topic, payload, qos=1, timeout=PUBLISH_TIMEOUT_S)
 
     def stop(self) -> None:
         """Stop taking messages; the connection stays up until :meth:`release`."""

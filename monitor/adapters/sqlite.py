@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from monitor.domain.alarms import Alarm, AlarmEvent
+from monitor.domain.alarms import AUDIT_ONLY, Alarm, AlarmEvent
 from monitor.domain.limits import Priority
 from monitor.domain.readings import VITALS, BedRef, Reading
 from monitor.domain.sessions import PHASES, Phase, Session
@@ -36,20 +36,28 @@ CREATE INDEX IF NOT EXISTS readings_by_session ON readings (session_id, ts_ms);
 CREATE INDEX IF NOT EXISTS readings_by_received ON readings (received_ms);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, bed TEXT NOT NULL, patient_ref TEXT NOT NULL,
-    phase TEXT NOT NULL, phase_started TEXT NOT NULL, profile TEXT NOT NULL
+    phase TEXT NOT NULL, phase_started TEXT NOT NULL, profile TEXT NOT NULL,
+    baseline TEXT NOT NULL, warnings TEXT NOT NULL, overrides TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_open ON sessions (phase) WHERE phase != 'ended';
 CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, bed TEXT NOT NULL, session_id TEXT,
     kind TEXT NOT NULL, code TEXT NOT NULL, vital TEXT, priority TEXT NOT NULL,
     state TEXT NOT NULL, value REAL, limit_value REAL,
-    raised_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+    raised_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    condition_present INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_ms INTEGER,
+    paused_until_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS alarms_by_state ON alarms (state);
 CREATE TABLE IF NOT EXISTS alarm_events (
     id INTEGER PRIMARY KEY, alarm_id TEXT NOT NULL, transition TEXT NOT NULL,
     at_ms INTEGER NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL,
-    value REAL, limit_value REAL, user TEXT
+    value REAL, limit_value REAL, user TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS alarm_events_by_alarm ON alarm_events (alarm_id, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+    session_id TEXT, detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
@@ -64,8 +72,9 @@ _READING_COLUMNS: Final = (
 )
 _ALARM_COLUMNS: Final = (
     "id, site, bed, session_id, kind, code, vital, priority, state, value, limit_value, "
-    "raised_ms, updated_ms"
+    "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms"
 )
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +112,8 @@ def _alarm_row(alarm: Alarm) -> tuple[Any, ...]:
     return (
         alarm.id, alarm.bed.site, alarm.bed.bed, alarm.session_id, alarm.kind, alarm.code,
         alarm.vital, alarm.priority, alarm.state, alarm.value, alarm.limit,
-        alarm.raised_ms, alarm.updated_ms,
+        alarm.raised_ms, alarm.updated_ms, int(alarm.condition_present), alarm.acknowledged_by,
+        alarm.acknowledged_ms, alarm.paused_until_ms,
     )
 
 
@@ -114,6 +124,9 @@ def _alarm_from_row(row: sqlite3.Row) -> Alarm:
         kind=row["kind"], code=row["code"], vital=row["vital"], priority=priority,
         state=row["state"], value=row["value"], limit=row["limit_value"],
         raised_ms=row["raised_ms"], updated_ms=row["updated_ms"],
+        condition_present=bool(row["condition_present"]),
+        acknowledged_by=row["acknowledged_by"], acknowledged_ms=row["acknowledged_ms"],
+        paused_until_ms=row["paused_until_ms"],
     )
 
 
@@ -125,6 +138,8 @@ def _session_from_row(row: sqlite3.Row) -> Session:
     return Session(
         id=row["id"], bed=BedRef(row["site"], row["bed"]), patient_ref=row["patient_ref"],
         phase=phase, phase_started_ms=started, profile=row["profile"],
+        baseline=json.loads(row["baseline"]), warnings=tuple(json.loads(row["warnings"])),
+        overrides=json.loads(row["overrides"]),
     )
 
 
@@ -172,11 +187,57 @@ class SqliteStore:
         """Insert or update a session."""
         row = (
             session.id, session.bed.site, session.bed.bed, session.patient_ref, session.phase,
-            json.dumps(session.phase_started_ms), session.profile,
+            json.dumps(session.phase_started_ms), session.profile, json.dumps(session.baseline),
+            json.dumps(session.warnings), json.dumps(session.overrides),
         )
         await self.call(lambda db: db.execute(
-            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)", row
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
         ))
+
+    async def audit(
+        self, at_ms: int, user: str, action: str, session_id: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Record who changed what (thresholds, phases) and when."""
+        row = (at_ms, user, action, session_id, json.dumps(detail))
+        await self.call(lambda db: db.execute(
+            "INSERT INTO audit (at_ms, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+            row,
+        ))
+
+    async def audit_log(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's audit entries, oldest first."""
+        rows = await self.call(lambda db: db.execute(
+            "SELECT at_ms, user, action, detail FROM audit WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        ).fetchall())
+        return [
+            {"at_ms": r["at_ms"], "user": r["user"], "action": r["action"],
+             "detail": json.loads(r["detail"])}
+            for r in rows
+        ]
+
+    async def alarm_history(self, alarm_id: str) -> list[dict[str, Any]]:
+        """Every transition of one alarm, oldest first: time, value, limit, user."""
+        rows = await self.call(lambda db: db.execute(
+            "SELECT transition, at_ms, priority, state, value, limit_value, user, detail "
+            "FROM alarm_events WHERE alarm_id = ? ORDER BY id", (alarm_id,),
+        ).fetchall())
+        return [
+            {"transition": r["transition"], "at_ms": r["at_ms"], "priority": r["priority"],
+             "state": r["state"], "value": r["value"], "limit": r["limit_value"],
+             "user": r["user"], "detail": r["detail"]}
+            for r in rows
+        ]
+
+    async def baseline_values(self, session_id: str) -> dict[str, list[float]]:
+        """Each vital's stored values of a session so far (for its baseline)."""
+        rows = await self.call(lambda db: db.execute(
+            f"SELECT {', '.join(VITALS)} FROM readings WHERE session_id = ?",  # noqa: S608
+            (session_id,),
+        ).fetchall())
+        return {
+            vital: [row[vital] for row in rows if row[vital] is not None] for vital in VITALS
+        }
 
     async def session(self, session_id: str) -> Session | None:
         """One session by id."""
@@ -193,13 +254,20 @@ class SqliteStore:
         ).fetchall())
         return [_session_from_row(row) for row in rows]
 
-    async def alarms(self, state: str | None = None) -> list[Alarm]:
+    async def alarms(
+        self, state: str | None = None, session_id: str | None = None
+    ) -> list[Alarm]:
         """Alarms, newest first; ``state="open"`` for every one not cleared."""
-        query, args = "", tuple[str, ...]()
+        clauses, args = ["1"], list[str]()
         if state == "open":
-            query = "WHERE state != 'cleared'"
+            clauses.append("state != 'cleared'")
         elif state is not None:
-            query, args = "WHERE state = ?", (state,)
+            clauses.append("state = ?")
+            args.append(state)
+        if session_id is not None:
+            clauses.append("session_id = ?")
+            args.append(session_id)
+        query = "WHERE " + " AND ".join(clauses)
         rows = await self.call(lambda db: db.execute(
             f"SELECT * FROM alarms {query} ORDER BY raised_ms DESC", args  # noqa: S608
         ).fetchall())
@@ -262,16 +330,17 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
         new_readings = db.total_changes - before
         for event in batch.alarm_events:
             alarm = event.alarm
-            db.execute(
-                f"INSERT OR REPLACE INTO alarms ({_ALARM_COLUMNS}) "  # noqa: S608 - fixed columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _alarm_row(alarm),
-            )
+            if event.transition not in AUDIT_ONLY:
+                db.execute(
+                    f"INSERT OR REPLACE INTO alarms ({_ALARM_COLUMNS}) "  # noqa: S608
+                    f"VALUES ({', '.join('?' * 17)})",
+                    _alarm_row(alarm),
+                )
             db.execute(
                 "INSERT INTO alarm_events (alarm_id, transition, at_ms, priority, state, value, "
-                "limit_value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (alarm.id, event.transition, alarm.updated_ms, alarm.priority, alarm.state,
-                 alarm.value, alarm.limit),
+                "limit_value, user, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (alarm.id, event.transition, event.at_ms or alarm.updated_ms, alarm.priority,
+                 alarm.state, alarm.value, alarm.limit, event.user, event.detail),
             )
         db.executemany(
             "INSERT INTO dead_letters (received_ms, topic, payload, reason) VALUES (?, ?, ?, ?)",

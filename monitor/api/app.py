@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from monitor.adapters.sqlite import SqliteStore
+from monitor.alarm_actions import MAX_PAUSE_S, AlarmActions
 from monitor.api.hub import BoardHub
 from monitor.domain.board import Board, Message, alarm_message, session_message
+from monitor.domain.engine import UnknownAlarmError
+from monitor.domain.limits import ProfileError, VitalDoc, VitalName
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Phase, PhaseError
 from monitor.pipeline import Counters, now_ms
@@ -34,6 +37,7 @@ class ApiContext:
     hub: BoardHub
     store: SqliteStore
     sessions: SessionService
+    actions: AlarmActions
     counters: Counters
     dashboard_dir: Path
     ready: Callable[[], dict[str, bool]]
@@ -59,11 +63,50 @@ class CreateSession(BaseModel):
     profile: str | None = Field(default=None, description="threshold profile; default if unset")
 
 
+USER = Field(
+    default="unknown", pattern=r"^[A-Za-z0-9_.@ -]{1,64}$",
+    description="who does this (recorded in the audit log)",
+)
+
+
 class PhaseChange(BaseModel):
     """``POST /api/sessions/{id}/phase``."""
 
     model_config = ConfigDict(extra="forbid")
     phase: Phase = Field(description="the phase the session moves to")
+    user: str = USER
+
+
+class ThresholdChange(BaseModel):
+    """``POST /api/sessions/{id}/thresholds``: one vital's rules for this session."""
+
+    model_config = ConfigDict(extra="forbid")
+    vital: VitalName = Field(description="the vital whose rules change")
+    rules: VitalDoc | None = Field(description="the new rules; null restores the profile's")
+    user: str = USER
+
+
+class Acknowledge(BaseModel):
+    """``POST /api/alarms/{id}/ack``."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: str = USER
+
+
+class Pause(BaseModel):
+    """``POST /api/alarms/{id}/pause``."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(default=120, gt=0, le=MAX_PAUSE_S, description="how long")
+    user: str = USER
+
+
+def _no_session(session_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
+
+
+def _no_alarm(alarm_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no open alarm {alarm_id}")
 
 
 def _register_sessions(app: FastAPI) -> None:
@@ -94,17 +137,49 @@ def _register_sessions(app: FastAPI) -> None:
         try:
             return session_message(await context.sessions.get(session_id))
         except UnknownSessionError:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
+            raise _no_session(session_id) from None
 
     @app.post("/api/sessions/{session_id}/phase")
     async def change_phase(session_id: str, body: PhaseChange, context: Context) -> Message:
         """Move a session to its next phase, or end it."""
         try:
-            return session_message(await context.sessions.advance(session_id, body.phase))
+            session = await context.sessions.advance(session_id, body.phase, body.user)
         except UnknownSessionError:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
+            raise _no_session(session_id) from None
         except PhaseError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        return session_message(session)
+
+    @app.post("/api/sessions/{session_id}/thresholds")
+    async def change_thresholds(
+        session_id: str, body: ThresholdChange, context: Context
+    ) -> Message:
+        """Replace one vital's alarm rules for this session (audited)."""
+        try:
+            session = await context.sessions.set_thresholds(
+                session_id, body.vital, body.rules, body.user
+            )
+        except UnknownSessionError:
+            raise _no_session(session_id) from None
+        except (ProfileError, ValueError) as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        return session_message(session)
+
+    @app.get("/api/sessions/{session_id}/audit")
+    async def session_audit(session_id: str, context: Context) -> dict[str, Any]:
+        """Phase and threshold changes, and every alarm transition, of a session."""
+        try:
+            await context.sessions.get(session_id)
+        except UnknownSessionError:
+            raise _no_session(session_id) from None
+        alarms = await context.store.alarms(session_id=session_id)
+        return {
+            "changes": await context.store.audit_log(session_id),
+            "alarms": [
+                {**alarm_message(a), "history": await context.store.alarm_history(a.id)}
+                for a in alarms
+            ],
+        }
 
     @app.get("/api/sessions/{session_id}/vitals")
     async def session_vitals(session_id: str, context: Context) -> dict[str, list[Message]]:
@@ -112,7 +187,7 @@ def _register_sessions(app: FastAPI) -> None:
         try:
             await context.sessions.get(session_id)
         except UnknownSessionError:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}") from None
+            raise _no_session(session_id) from None
         return {"readings": await context.store.session_readings(session_id)}
 
 
@@ -125,10 +200,34 @@ def _register_board(app: FastAPI) -> None:
     @app.get("/api/alarms")
     async def alarms(
         context: Context,
-        state: Literal["active", "acknowledged", "cleared", "open"] | None = None,
+        state: Literal["active", "acknowledged", "paused", "cleared", "open"] | None = None,
     ) -> dict[str, list[Message]]:
         """Alarms, newest first; ``state=open`` for all not cleared."""
         return {"alarms": [alarm_message(a) for a in await context.store.alarms(state)]}
+
+    @app.post("/api/alarms/{alarm_id}/ack")
+    async def acknowledge(alarm_id: str, body: Acknowledge, context: Context) -> Message:
+        """Acknowledge an open alarm (a latched one clears)."""
+        try:
+            return alarm_message(await context.actions.acknowledge(alarm_id, body.user))
+        except UnknownAlarmError:
+            raise _no_alarm(alarm_id) from None
+
+    @app.post("/api/alarms/{alarm_id}/pause")
+    async def pause(alarm_id: str, body: Pause, context: Context) -> Message:
+        """Pause the alarm's bed, up to its priority, for a while."""
+        try:
+            return alarm_message(await context.actions.pause(alarm_id, body.user, body.seconds))
+        except UnknownAlarmError:
+            raise _no_alarm(alarm_id) from None
+
+    @app.get("/api/alarms/{alarm_id}/history")
+    async def alarm_history(alarm_id: str, context: Context) -> dict[str, Any]:
+        """Every transition of an alarm: time, value, limit, user."""
+        history = await context.store.alarm_history(alarm_id)
+        if not history:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+        return {"history": history}
 
     @app.get("/api/dead-letters")
     async def dead_letters(

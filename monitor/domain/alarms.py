@@ -1,31 +1,51 @@
-"""Physiological alarm evaluation: ``(state, reading) -> (state, events)``.
+"""Alarms and physiological alarm conditions.
 
-Each alarm condition (a vital and a direction, e.g. ``sbp_high``) at a bed
-has one alarm at a time. A rule of the condition is *satisfied* once its limit
-has been breached by every reading of that vital for its condition delay (a
-spot value with delay 0 at once); the alarm's priority is the highest of the
-satisfied rules. Time is the device's clock, so a backlog delivered at once
-after a reconnect is judged as it happened.
+An alarm *condition* (a vital and a direction, e.g. ``sbp_high``) is judged
+by :func:`judge`: ``(condition, value) -> (condition, verdict)``. A rule of
+the condition is *satisfied* once its limit has been breached by every value
+of that vital for its condition delay (a spot value with delay 0 at once);
+the verdict's priority is the highest of the satisfied rules. Delays are
+measured on the device's clock, so a backlog delivered at once after a
+reconnect is judged as it happened. What an alarm does over its life
+(latching, acknowledge, pause) is :mod:`monitor.domain.engine`'s business.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
-from monitor.domain.limits import PRIORITY_RANK, Priority, Profile, Rule, is_plausible
-from monitor.domain.readings import BedRef, Reading
+from monitor.domain.limits import PRIORITY_RANK, Priority, Rule
+from monitor.domain.readings import BedRef
 
-AlarmState = Literal["active", "acknowledged", "cleared"]
+AlarmState = Literal["active", "acknowledged", "paused", "cleared"]
 AlarmKind = Literal["physiological", "technical"]
-Transition = Literal["raised", "priority_changed", "cleared"]
+Transition = Literal[
+    "raised", "priority_changed", "condition_ended", "condition_returned", "acknowledged",
+    "paused", "pause_ended", "reminder", "cleared", "paged", "page_failed",
+]
+
+AUDIT_ONLY: Final = frozenset({"paged", "page_failed", "reminder"})
+"""Transitions recorded in the audit log that do not change the alarm."""
+PAGE_RECORDS: Final = frozenset({"paged", "page_failed"})
+"""Transitions that carry the alarm as it was when paged, not as it is now."""
+
+CLOCK_JUMP_MS: Final = 60_000
+"""A value this much older than the last one judged means the device clock was reset."""
 
 
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    """One alarm as the board and the audit trail show it."""
+    """One alarm as the board and the audit trail show it.
+
+    Attributes:
+        condition_present: False once the condition has ended while the
+            alarm stays on the board (a latched high-priority alarm).
+        acknowledged_by: Who acknowledged it, if anyone.
+        paused_until_ms: End of the pause the alarm is in, if paused.
+    """
 
     id: str
     bed: BedRef
@@ -39,6 +59,22 @@ class Alarm:
     limit: float | None
     raised_ms: int
     updated_ms: int
+    condition_present: bool = True
+    acknowledged_by: str | None = None
+    acknowledged_ms: int | None = None
+    paused_until_ms: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the condition at its bed: ``sbp_high``, ``stale:spo2``, ``offline``."""
+        return alarm_key(self.kind, self.code, self.vital)
+
+
+def alarm_key(kind: AlarmKind, code: str, vital: str | None) -> str:
+    """The key of an alarm condition at a bed (see :attr:`Alarm.key`)."""
+    if kind == "physiological" or vital is None:
+        return code
+    return f"{code}:{vital}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +83,10 @@ class AlarmEvent:
 
     transition: Transition
     alarm: Alarm
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One alarm condition at one bed: when each rule's breach began, and its alarm.
-
-    ``last_ms`` is the device time of the last value judged, so a late value
-    of this vital cannot move the condition back in time.
-    """
-
-    breach_since_ms: Mapping[int, int] = field(default_factory=dict)
-    alarm: Alarm | None = None
-    last_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BedAlarms:
-    """The engine's state for one bed."""
-
-    conditions: Mapping[str, Condition] = field(default_factory=dict)
-
-    def active(self) -> list[Alarm]:
-        """The bed's alarms that are not cleared."""
-        return [c.alarm for c in self.conditions.values() if c.alarm is not None]
+    user: str | None = None
+    detail: str | None = None
+    at_ms: int | None = None
+    """When, if not the alarm's ``updated_ms`` (audit-only events such as ``paged``)."""
 
 
 def new_alarm_id() -> str:
@@ -78,95 +94,56 @@ def new_alarm_id() -> str:
     return uuid.uuid4().hex
 
 
-def _top_rule(rules: tuple[Rule, ...], since: Mapping[int, int], now_ms: int) -> Rule | None:
-    satisfied = [
-        rule for index, rule in enumerate(rules)
-        if index in since and now_ms - since[index] >= rule.delay_ms
-    ]
-    return max(satisfied, key=lambda rule: PRIORITY_RANK[rule.priority], default=None)
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a condition says now: present at ``priority`` (None: absent)."""
+
+    priority: Priority | None
+    value: float
+    limit: float | None
 
 
-def _step(
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One alarm condition at one bed: when each rule's breach began.
+
+    ``satisfied`` are the rules whose breach has lasted their delay; only
+    they get the hysteresis. ``last_ms`` is the device time of the last value
+    judged, so a late value of this vital cannot move the condition back.
+    """
+
+    breach_since_ms: Mapping[int, int] = field(default_factory=dict)
+    last_ms: int | None = None
+    satisfied: frozenset[int] = frozenset()
+
+
+def judge(
     condition: Condition,
     rules: tuple[Rule, ...],
     value: float,
-    reading: Reading,
-    *,
-    session_id: str,
-    new_id: Callable[[], str],
-) -> tuple[Condition, AlarmEvent | None]:
-    now = reading.ts_ms
-    since = {
-        index: condition.breach_since_ms.get(index, now)
-        for index, rule in enumerate(rules)
-        if rule.breached_by(value)
-    }
-    top = _top_rule(rules, since, now)
-    alarm = condition.alarm
-    event: AlarmEvent | None = None
-    if top is not None and alarm is None:
-        alarm = Alarm(
-            id=new_id(), bed=reading.bed, session_id=session_id, kind="physiological",
-            code=top.code, vital=top.vital, priority=top.priority, state="active",
-            value=value, limit=top.limit, raised_ms=now, updated_ms=now,
-        )
-        event = AlarmEvent("raised", alarm)
-    elif top is not None and alarm is not None and top.priority != alarm.priority:
-        alarm = replace(alarm, priority=top.priority, value=value, limit=top.limit, updated_ms=now)
-        event = AlarmEvent("priority_changed", alarm)
-    elif top is None and alarm is not None:
-        event = AlarmEvent("cleared", replace(alarm, state="cleared", value=value, updated_ms=now))
-        alarm = None
-    return Condition(since, alarm, now), event
-
-
-def evaluate(
-    profile: Profile,
-    state: BedAlarms,
-    reading: Reading,
-    session_id: str | None,
-    new_id: Callable[[], str] = new_alarm_id,
-) -> tuple[BedAlarms, list[AlarmEvent]]:
-    """Judge one reading against the profile.
-
-    Only vitals the reading carries are judged: a vital absent, flagged by the
-    device, or outside physiological bounds says nothing about the patient.
-    A bed with no open session raises no physiological alarm, and a value
-    older than one of the same vital already judged is not judged (it may
-    come from a second device whose clock runs a little behind).
-    """
-    if session_id is None:
-        return state, []
-    conditions = dict(state.conditions)
-    events: list[AlarmEvent] = []
-    for vital, value in reading.vitals.items():
-        if vital in reading.flags or not is_plausible(vital, value):
+    ts_ms: int,
+    baseline: Mapping[str, float],
+) -> tuple[Condition, Verdict | None]:
+    """Judge one value; the verdict is None when the value is too late to count."""
+    if condition.last_ms is not None and ts_ms < condition.last_ms:
+        if condition.last_ms - ts_ms < CLOCK_JUMP_MS:
+            return condition, None
+        condition = Condition()  # the device's clock went back: start timing afresh
+    since: dict[int, int] = {}
+    limits: dict[int, float] = {}
+    for index, rule in enumerate(rules):
+        limit = rule.limit_for(baseline)
+        if limit is None:
             continue
-        for code, rules in profile.rules_for(vital).items():
-            condition = conditions.get(code, Condition())
-            if condition.last_ms is not None and reading.ts_ms < condition.last_ms:
-                continue
-            condition, event = _step(
-                condition, rules, value, reading,
-                session_id=session_id, new_id=new_id,
-            )
-            conditions[code] = condition
-            if event is not None:
-                events.append(event)
-    return BedAlarms(conditions), events
-
-
-def restore(profile: Profile, alarms: list[Alarm]) -> BedAlarms:
-    """The engine state of a bed whose open alarms were read back from storage.
-
-    Each rule of an alarm's condition counts as breached for its whole delay
-    by the time the alarm was raised, so an alarm whose condition still holds
-    stays up instead of clearing and waiting out its delay again.
-    """
-    conditions: dict[str, Condition] = {}
-    for alarm in alarms:
-        rules = profile.rules_for(alarm.vital).get(alarm.code, ()) if alarm.vital else ()
-        conditions[alarm.code] = Condition(
-            {index: alarm.raised_ms - rule.delay_ms for index, rule in enumerate(rules)}, alarm
-        )
-    return BedAlarms(conditions)
+        limits[index] = limit
+        if rule.breached_by(value, limit, holding=index in condition.satisfied):
+            since[index] = condition.breach_since_ms.get(index, ts_ms)
+    satisfied = frozenset(
+        index for index, started in since.items() if ts_ms - started >= rules[index].delay_ms
+    )
+    top = max(
+        sorted(satisfied), key=lambda index: PRIORITY_RANK[rules[index].priority], default=None
+    )
+    if top is None:
+        return Condition(since, ts_ms, satisfied), Verdict(None, value, None)
+    return Condition(since, ts_ms, satisfied), Verdict(rules[top].priority, value, limits[top])

@@ -7,6 +7,7 @@ DESIGN.md); the REST API returns the same shapes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +32,14 @@ def alarm_message(alarm: Alarm, transition: str | None = None) -> Message:
     return message
 
 
-def session_message(session: Session) -> Message:
-    """A ``session`` message."""
+def session_message(session: Session, status: Mapping[str, Any] | None = None) -> Message:
+    """A ``session`` message; ``status`` adds discharge readiness and pause."""
     return {
         "type": "session", "id": session.id, "site": session.bed.site, "bed": session.bed.bed,
         "patient_ref": session.patient_ref, "phase": session.phase,
         "phase_started_ms": session.phase_started_ms, "profile": session.profile,
+        "baseline": session.baseline, "warnings": list(session.warnings),
+        "overrides": session.overrides, **(status or {}),
     }
 
 
@@ -69,6 +72,7 @@ class BedView:
     vitals: dict[str, dict[str, Any]] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
     session: Session | None = None
+    status: dict[str, Any] = field(default_factory=dict)
     alarms: dict[str, Alarm] = field(default_factory=dict)
 
     def as_message(self) -> Message:
@@ -77,7 +81,7 @@ class BedView:
             "site": self.bed.site, "bed": self.bed.bed, "device_id": self.device_id,
             "device_state": self.device_state, "last_received_ms": self.last_received_ms,
             "vitals": self.vitals, "flags": self.flags,
-            "session": session_message(self.session) if self.session else None,
+            "session": session_message(self.session, self.status) if self.session else None,
             "alarms": [alarm_message(alarm) for alarm in self.alarms.values()],
         }
 
@@ -115,7 +119,18 @@ class Board:
 
     def on_session(self, session: Session) -> None:
         """Show the bed's open session (none once it has ended)."""
-        self.bed(session.bed).session = session if session.is_open else None
+        view = self.bed(session.bed)
+        view.session = session if session.is_open else None
+        if not session.is_open:
+            view.status = {}
+
+    def on_status(self, bed: BedRef, status: dict[str, Any]) -> bool:
+        """Show a session's discharge readiness and pause; whether that changed."""
+        view = self.bed(bed)
+        if view.status == status:
+            return False
+        view.status = status
+        return True
 
     def on_device(self, status: DeviceStatus) -> None:
         """Show whether the bed's device is online."""

@@ -1,17 +1,18 @@
 """Threshold profiles: which value of which vital raises which alarm, and when.
 
 Profiles come from ``config/thresholds.toml``; :func:`load_profiles` takes the
-parsed document, so this module reads no files.
+parsed document, so this module reads no files. A session may override the
+rules of single vitals (:meth:`Profile.with_overrides`).
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Priority = Literal["low", "medium", "high"]
 PRIORITY_RANK: Final[Mapping[Priority, int]] = {"low": 1, "medium": 2, "high": 3}
@@ -23,6 +24,7 @@ _COMPARE: Final[Mapping[Comparison, Callable[[float, float], bool]]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
+VitalName = Literal["hr", "spo2", "rr", "etco2", "sbp", "dbp", "map"]
 
 PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = {
     "hr": (20, 300),
@@ -44,22 +46,55 @@ def is_plausible(vital: str, value: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One limit: ``vital <when> limit`` held for ``delay_ms`` raises ``priority``."""
+    """One limit: ``vital <when> limit`` held for ``delay_ms`` raises ``priority``.
+
+    The limit is absolute (``limit``) or relative to the session's baseline
+    (``baseline_pct``: +20 means baseline x 1.2). Once breached, the value
+    must come back past the limit by ``hysteresis`` before the breach ends.
+    """
 
     vital: str
     when: Comparison
-    limit: float
     priority: Priority
     delay_ms: int
+    limit: float | None = None
+    baseline_pct: float | None = None
+    hysteresis: float = 0.0
+
+    @property
+    def above(self) -> bool:
+        """Whether the rule watches for high values."""
+        return self.when in (">", ">=")
 
     @property
     def code(self) -> str:
         """The alarm condition this rule belongs to, e.g. ``sbp_high``."""
-        return f"{self.vital}_{'high' if self.when in ('>', '>=') else 'low'}"
+        return f"{self.vital}_{'high' if self.above else 'low'}"
 
-    def breached_by(self, value: float) -> bool:
-        """Whether ``value`` is beyond this limit."""
-        return _COMPARE[self.when](value, self.limit)
+    def limit_for(self, baseline: Mapping[str, float]) -> float | None:
+        """The limit in force: absolute, or from the baseline (None without one)."""
+        if self.limit is not None:
+            return self.limit
+        base = baseline.get(self.vital)
+        if base is None or self.baseline_pct is None:
+            return None
+        return round(base * (1 + self.baseline_pct / 100), 1)
+
+    def breached_by(self, value: float, limit: float, *, holding: bool = False) -> bool:
+        """Whether ``value`` is beyond ``limit`` (with hysteresis while ``holding``)."""
+        shift = self.hysteresis if holding else 0.0
+        return _COMPARE[self.when](value, limit - shift if self.above else limit + shift)
+
+
+@dataclass(frozen=True, slots=True)
+class TechnicalTimings:
+    """When silence or a missing measurement becomes a technical alarm."""
+
+    stale_after_ms: int = 15_000
+    offline_after_ms: int = 30_000
+    nibp_cycle_ms: int = 300_000
+    nibp_grace_ms: int = 60_000
+    reminder_ms: int = 300_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,32 +104,78 @@ class Profile:
     name: str
     description: str
     by_vital: Mapping[str, Mapping[str, tuple[Rule, ...]]]
+    technical: TechnicalTimings = TechnicalTimings()
 
     def rules_for(self, vital: str) -> Mapping[str, tuple[Rule, ...]]:
         """The conditions (code -> rules) that watch ``vital``."""
         return self.by_vital.get(vital, {})
 
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Profile:
+        """This profile with the rules of some vitals replaced (vital -> vital document).
+
+        Raises:
+            ProfileError: An override is not a valid vital document.
+        """
+        if not overrides:
+            return self
+        by_vital = dict(self.by_vital)
+        for vital, document in overrides.items():
+            parsed = _validated(_OverrideDoc, {"vitals": {vital: document}}, "override")
+            by_vital.update(_vital_rules(parsed.vitals))
+        return replace(self, by_vital=by_vital)
+
 
 class _RuleDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     when: Comparison = Field(description="comparison of the value against the limit")
-    limit: float = Field(description="absolute limit in the vital's unit")
+    limit: float | None = Field(default=None, description="absolute limit in the vital's unit")
+    baseline_pct: float | None = Field(
+        default=None, description="limit relative to the session baseline, in percent"
+    )
     priority: Priority = Field(description="alarm priority when breached")
     delay_s: float | None = Field(
         default=None, ge=0, description="condition delay; defaults to the vital's"
     )
 
+    @model_validator(mode="after")
+    def _one_limit(self) -> _RuleDoc:
+        if (self.limit is None) == (self.baseline_pct is None):
+            raise ValueError("a rule has exactly one of limit and baseline_pct")
+        return self
 
-class _VitalDoc(BaseModel):
+
+class VitalDoc(BaseModel):
+    """The rules of one vital, as in thresholds.toml and in a session override."""
+
     model_config = ConfigDict(extra="forbid")
     delay_s: float = Field(ge=0, description="condition delay in seconds (0: spot value)")
+    hysteresis: float = Field(
+        default=0, ge=0, description="how far back past the limit a value must come to clear"
+    )
     rules: list[_RuleDoc] = Field(min_length=1, description="the limits on this vital")
+
+
+class _TechnicalDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stale_after_s: float = Field(default=15, gt=0, description="continuous vital silent")
+    offline_after_s: float = Field(default=30, gt=0, description="device silent altogether")
+    nibp_cycle_s: float = Field(default=300, gt=0, description="expected NIBP cadence")
+    nibp_grace_s: float = Field(default=60, ge=0, description="NIBP overdue after cycle + this")
+    reminder_s: float = Field(
+        default=300, gt=0, description="remind while an acknowledged condition persists"
+    )
 
 
 class _ProfileDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = Field(default="", description="what the profile is for")
-    vitals: dict[Literal["hr", "spo2", "rr", "etco2", "sbp", "dbp", "map"], _VitalDoc]
+    vitals: dict[VitalName, VitalDoc]
+    technical: _TechnicalDoc = Field(default_factory=_TechnicalDoc)
+
+
+class _OverrideDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vitals: dict[VitalName, VitalDoc]
 
 
 class _ThresholdsDoc(BaseModel):
@@ -102,22 +183,54 @@ class _ThresholdsDoc(BaseModel):
     profiles: dict[str, _ProfileDoc] = Field(min_length=1)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ProfileError(ValueError):
     """A thresholds document that cannot be used; the message names the key."""
 
 
-def _to_profile(name: str, document: _ProfileDoc) -> Profile:
+def _validated(model: type[M], document: Mapping[str, object], source: str) -> M:
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ProfileError(f"{source}: {problems}") from None
+
+
+def _vital_rules(
+    vitals: Mapping[VitalName, VitalDoc],
+) -> dict[str, dict[str, tuple[Rule, ...]]]:
     by_vital: dict[str, dict[str, tuple[Rule, ...]]] = {}
-    for vital, vital_doc in document.vitals.items():
+    for vital, doc in vitals.items():
         conditions: dict[str, list[Rule]] = {}
-        for rule_doc in vital_doc.rules:
-            delay_s = vital_doc.delay_s if rule_doc.delay_s is None else rule_doc.delay_s
+        for rule_doc in doc.rules:
+            delay_s = doc.delay_s if rule_doc.delay_s is None else rule_doc.delay_s
             rule = Rule(
-                vital, rule_doc.when, rule_doc.limit, rule_doc.priority, round(delay_s * 1000)
+                vital=vital, when=rule_doc.when, priority=rule_doc.priority,
+                delay_ms=round(delay_s * 1000), limit=rule_doc.limit,
+                baseline_pct=rule_doc.baseline_pct, hysteresis=doc.hysteresis,
             )
             conditions.setdefault(rule.code, []).append(rule)
         by_vital[vital] = {code: tuple(rules) for code, rules in conditions.items()}
-    return Profile(name, document.description, by_vital)
+    return by_vital
+
+
+def _to_profile(name: str, document: _ProfileDoc) -> Profile:
+    technical = document.technical
+    return Profile(
+        name, document.description, _vital_rules(document.vitals),
+        TechnicalTimings(
+            stale_after_ms=round(technical.stale_after_s * 1000),
+            offline_after_ms=round(technical.offline_after_s * 1000),
+            nibp_cycle_ms=round(technical.nibp_cycle_s * 1000),
+            nibp_grace_ms=round(technical.nibp_grace_s * 1000),
+            reminder_ms=round(technical.reminder_s * 1000),
+        ),
+    )
 
 
 def load_profiles(document: Mapping[str, object], source: str) -> dict[str, Profile]:
@@ -127,12 +240,5 @@ def load_profiles(document: Mapping[str, object], source: str) -> dict[str, Prof
         ProfileError: A key is unknown, missing or of the wrong type; the
             message names ``source`` and the key.
     """
-    try:
-        parsed = _ThresholdsDoc.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ProfileError(f"{source}: {problems}") from None
+    parsed = _validated(_ThresholdsDoc, document, source)
     return {name: _to_profile(name, doc) for name, doc in parsed.profiles.items()}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Final, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
 
 from monitor.domain.readings import BedRef
 
@@ -26,6 +27,10 @@ class Session:
         phase: The current phase.
         phase_started_ms: When each phase began, Unix ms, by phase.
         profile: The threshold profile the session's alarms use.
+        baseline: Median of each vital over the baseline phase (set when
+            the infusion starts); relative limits need it.
+        warnings: What the pre-start check found (e.g. resting BP high).
+        overrides: Per-session rules replacing the profile's, by vital.
     """
 
     id: str
@@ -34,6 +39,9 @@ class Session:
     phase: Phase
     phase_started_ms: dict[Phase, int]
     profile: str
+    baseline: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -59,3 +67,21 @@ class Session:
                 f"not {phase}"
             )
         return replace(self, phase=phase, phase_started_ms={**self.phase_started_ms, phase: at_ms})
+
+
+RESTING_SBP_WARN: Final = 140.0
+RESTING_DBP_WARN: Final = 90.0
+
+
+def pre_start_warnings(baseline: Mapping[str, float]) -> tuple[str, ...]:
+    """The pre-start check: what should make a nurse think before starting the infusion."""
+    warnings = []
+    sbp, dbp = baseline.get("sbp"), baseline.get("dbp")
+    if sbp is None or dbp is None:
+        warnings.append("no resting blood pressure measured in the baseline phase")
+    elif sbp > RESTING_SBP_WARN or dbp > RESTING_DBP_WARN:
+        warnings.append(
+            f"resting BP {sbp:.0f}/{dbp:.0f} is above "
+            f"{RESTING_SBP_WARN:.0f}/{RESTING_DBP_WARN:.0f}"
+        )
+    return tuple(warnings)

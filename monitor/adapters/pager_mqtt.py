@@ -1,0 +1,33 @@
+"""Pages on the MQTT alerts topic ``infusion/<site>/alerts/<bed>`` (QoS 1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiomqtt
+
+from monitor.paging import PageDeliveryError
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+class MqttAlertTarget:
+    """Publishes each page through the monitor's own broker connection."""
+
+    def __init__(self, name: str, publish: Publish) -> None:
+        self.name = name
+        self._publish = publish
+
+    async def send(self, page: dict[str, Any]) -> None:
+        """Deliver one page.
+
+        Raises:
+            PageDeliveryError: The broker is not reachable.
+        """
+        topic = f"infusion/{page['site']}/alerts/{page['bed']}"
+        try:
+            await self._publish(topic, json.dumps(page).encode())
+        except (ConnectionError, TimeoutError, aiomqtt.MqttError) as error:
+            raise PageDeliveryError(f"mqtt {topic}: {error!r}") from None

@@ -1,0 +1,83 @@
+"""What nurses do to alarms (acknowledge, pause), and the clock's part in alarms."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from monitor.domain.alarms import Alarm, AlarmEvent, Transition
+from monitor.domain.board import Board, session_message
+from monitor.paging import Delivery
+from monitor.pipeline import AlarmFanout, BatchWriter, EventSink, OpenSessions, now_ms
+
+TICK_S: Final = 1.0
+MAX_PAUSE_S: Final = 600.0
+
+
+class AlarmActions:
+    """Acknowledge and pause, the clock's ticks, and page outcomes, all through one path."""
+
+    def __init__(
+        self,
+        open_sessions: OpenSessions,
+        alarms: AlarmFanout,
+        writer: BatchWriter,
+        board: Board,
+        sink: EventSink,
+    ) -> None:
+        self._open = open_sessions
+        self._alarms = alarms
+        self._writer = writer
+        self._board = board
+        self._sink = sink
+
+    async def _emit(self, events: list[AlarmEvent]) -> None:
+        self._alarms.publish(events)
+        await self._writer.commit(events)
+
+    async def acknowledge(self, alarm_id: str, user: str) -> Alarm:
+        """``user`` acknowledges an open alarm; returns it as it now stands.
+
+        Raises:
+            UnknownAlarmError: No open alarm has that id.
+        """
+        engine = self._open.holding(alarm_id)
+        events = engine.acknowledge(alarm_id, user, now_ms())
+        await self._emit(events)
+        return events[-1].alarm if events else engine.find(alarm_id)
+
+    async def pause(self, alarm_id: str, user: str, seconds: float) -> Alarm:
+        """Pause the alarm's bed up to its priority for ``seconds``.
+
+        Raises:
+            UnknownAlarmError: No open alarm has that id.
+        """
+        engine = self._open.holding(alarm_id)
+        await self._emit(engine.pause(alarm_id, user, now_ms(), seconds))
+        return engine.find(alarm_id)
+
+    async def tick(self) -> None:
+        """Let time pass for every bed: silence, pauses, reminders, discharge readiness."""
+        now = now_ms()
+        for engine in self._open.engines():
+            await self._emit(engine.tick(now))
+            status = engine.board_status(now)
+            if self._board.on_status(engine.session.bed, status):
+                self._sink.publish(session_message(engine.session, status))
+
+    async def run_clock(self, interval_s: float = TICK_S) -> None:
+        """Tick forever."""
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.tick()
+
+    async def page_outcome(self, delivery: Delivery) -> None:
+        """Record a page in the audit log; a failed one raises a technical alarm on its bed."""
+        now = now_ms()
+        transition: Transition = "paged" if delivery.delivered else "page_failed"
+        events = [AlarmEvent(transition, delivery.alarm, user=delivery.target,
+                             detail=delivery.detail, at_ms=now)]
+        engine = self._open.engine(delivery.alarm.bed)
+        if engine is not None:
+            events += engine.set_page_failed(not delivery.delivered, now, delivery.detail)
+        await self._emit(events)

@@ -1,0 +1,165 @@
+"""Paging staff: delivery with retries, escalation timers, no duplicate pages.
+
+:class:`Pager` is told every alarm event (:meth:`Pager.notify`, which never
+blocks) and runs each delivery and escalation as its own task. What happened
+is reported through ``report``: a ``paged`` or ``page_failed`` audit event,
+and for a failure the technical alarm on the bed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from monitor.domain.alarms import AUDIT_ONLY, Alarm, AlarmEvent
+from monitor.domain.paging import PagingPolicy
+
+log = logging.getLogger(__name__)
+
+
+class PageDeliveryError(Exception):
+    """One attempt to deliver a page failed; the message says why."""
+
+
+class PagerTarget(Protocol):
+    """Something that can carry a page to a person (webhook, SMTP, MQTT topic)."""
+
+    name: str
+
+    async def send(self, page: dict[str, Any]) -> None:
+        """Deliver one page, or raise :class:`PageDeliveryError`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How often a target is tried, and the first wait between tries (doubling)."""
+
+    attempts: int
+    backoff_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of paging one target about one alarm."""
+
+    alarm: Alarm
+    tier: str
+    target: str
+    delivered: bool
+    detail: str
+
+
+def page_payload(alarm: Alarm, tier: str) -> dict[str, Any]:
+    """The JSON a page carries (also on the MQTT alerts topic)."""
+    value = "" if alarm.value is None else f" {alarm.value:g}"
+    limit = "" if alarm.limit is None else f" (limit {alarm.limit:g})"
+    return {
+        "type": "alarm", "alarm_id": alarm.id, "site": alarm.bed.site, "bed": alarm.bed.bed,
+        "session_id": alarm.session_id, "kind": alarm.kind, "code": alarm.code,
+        "vital": alarm.vital, "priority": alarm.priority, "state": alarm.state,
+        "value": alarm.value, "limit": alarm.limit, "raised_ms": alarm.raised_ms, "tier": tier,
+        "text": f"[{alarm.priority.upper()}] {alarm.bed.site}/{alarm.bed.bed} "
+                f"{alarm.code}{value}{limit}",
+    }
+
+
+class Pager:
+    """Pages tiers of staff about active alarms, escalating while nobody acknowledges."""
+
+    def __init__(
+        self,
+        policy: PagingPolicy,
+        targets: dict[str, tuple[PagerTarget, Retry]],
+        report: Callable[[Delivery], None],
+    ) -> None:
+        self._policy = policy
+        self._targets = targets
+        self._report = report
+        self._alarms: dict[str, Alarm] = {}
+        self._paged: set[tuple[str, int, str]] = set()
+        self._reached: dict[str, int] = {}
+        self._escalations: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def notify(self, event: AlarmEvent) -> None:
+        """Take note of an alarm transition; page or stop escalating as it says."""
+        alarm = event.alarm
+        if event.transition in AUDIT_ONLY:
+            return
+        if alarm.state != "active":
+            self._alarms.pop(alarm.id, None)
+            escalation = self._escalations.pop(alarm.id, None)
+            if escalation is not None:
+                escalation.cancel()
+            if alarm.state == "cleared":
+                self._paged = {key for key in self._paged if key[0] != alarm.id}
+                self._reached.pop(alarm.id, None)
+            return
+        self._alarms[alarm.id] = alarm
+        if event.transition in ("raised", "priority_changed", "pause_ended"):
+            tier = self._policy.first_tier(alarm)
+            if tier is not None:
+                self._page(alarm, tier)
+
+    def _page(self, alarm: Alarm, tier: int) -> None:
+        spec = self._policy.tiers[tier]
+        key = (alarm.id, tier, alarm.priority)
+        if key not in self._paged:
+            self._paged.add(key)
+            for name in spec.targets:
+                target, retry = self._targets[name]
+                self._spawn(self._deliver(alarm, spec.name, target, retry), f"page-{name}")
+        reached = self._reached[alarm.id] = max(self._reached.get(alarm.id, tier), tier)
+        after_ms = self._policy.tiers[reached].escalate_after_ms
+        if after_ms is not None and alarm.id not in self._escalations:
+            self._escalations[alarm.id] = self._spawn(
+                self._escalate(alarm.id, reached, after_ms / 1000), "escalate"
+            )
+
+    def _spawn(self, work: Any, name: str) -> asyncio.Task[None]:  # noqa: ANN401 - a coroutine
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _escalate(self, alarm_id: str, tier: int, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        self._escalations.pop(alarm_id, None)
+        alarm = self._alarms.get(alarm_id)
+        if alarm is None:
+            return
+        following = self._policy.next_tier(alarm, tier)
+        if following is not None:
+            log.warning("alarm %s unacknowledged after %.0f s: paging tier %s",
+                        alarm_id, after_s, self._policy.tiers[following].name)
+            self._page(alarm, following)
+
+    async def _deliver(self, alarm: Alarm, tier: str, target: PagerTarget, retry: Retry) -> None:
+        page = page_payload(alarm, tier)
+        delay = retry.backoff_s
+        problem = ""
+        for attempt in range(1, retry.attempts + 1):
+            try:
+                await target.send(page)
+            except PageDeliveryError as error:
+                problem = str(error)
+                log.warning("page %s to %s failed (attempt %d of %d): %s",
+                            alarm.id, target.name, attempt, retry.attempts, problem)
+                if attempt < retry.attempts:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+            else:
+                self._report(Delivery(alarm, tier, target.name, True,
+                                      f"tier {tier} via {target.name}, attempt {attempt}"))
+                return
+        self._report(Delivery(alarm, tier, target.name, False,
+                              f"tier {tier} via {target.name}: {problem}"))
+
+    async def close(self) -> None:
+        """Stop every escalation and delivery still under way."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,63 @@
+"""Drives a BedEngine with readings at chosen times, as a bedside monitor would."""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from pathlib import Path
+
+from monitor.domain.alarms import Alarm, AlarmEvent
+from monitor.domain.engine import BedEngine
+from monitor.domain.limits import Profile, load_profiles
+from monitor.domain.readings import BedRef, Reading
+from monitor.domain.sessions import Phase, Session
+
+BED = BedRef("s", "b")
+THRESHOLDS = Path(__file__).parents[3] / "config" / "thresholds.toml"
+
+
+def default_profile() -> Profile:
+    document = tomllib.loads(THRESHOLDS.read_text())
+    return load_profiles(document, str(THRESHOLDS))["ketamine-default"]
+
+
+class Chair:
+    """A bed with an open session; time in seconds from the session start."""
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        phase: Phase = "infusion",
+        baseline: dict[str, float] | None = None,
+    ) -> None:
+        self.profile = profile or default_profile()
+        session = Session("sess", BED, "p-1", phase, {phase: 0}, self.profile.name,
+                          baseline=baseline or {})
+        ids = (f"a{n}" for n in itertools.count(1))
+        self.engine = BedEngine(session, self.profile, now_ms=0, new_id=lambda: next(ids))
+        self.seq = itertools.count()
+        self.events: list[AlarmEvent] = []
+
+    def feed(
+        self, t_s: float, flags: dict[str, str] | None = None, **vitals: float
+    ) -> list[AlarmEvent]:
+        ms = round(t_s * 1000)
+        reading = Reading(BED, "dev", next(self.seq), f"t{t_s}", ms, dict(vitals), flags or {})
+        events = self.engine.on_reading(reading, ms)
+        self.events += events
+        return events
+
+    def tick(self, t_s: float) -> list[AlarmEvent]:
+        events = self.engine.tick(round(t_s * 1000))
+        self.events += events
+        return events
+
+    def open(self) -> dict[str, Alarm]:
+        return dict(self.engine.alarms)
+
+    def seen(self, kind: str | None = None) -> list[tuple[str, str, str]]:
+        """(transition, key, priority) of every event so far, optionally of one kind."""
+        return [
+            (e.transition, e.alarm.key, e.alarm.priority)
+            for e in self.events if kind is None or e.alarm.kind == kind
+        ]
