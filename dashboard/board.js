@@ -48,6 +48,7 @@ function apply(message) {
     case "session": {
       const b = bedState(message.site, message.bed);
       b.session = message.phase === "ended" ? null : message;
+      if (message.phase === "ended") b.alarms = [];
       break;
     }
     case "device": {
@@ -70,10 +71,36 @@ function tileFor(b) {
   return tile;
 }
 
+const BP_GROUP = ["sbp", "dbp", "map"];
+
+function doubtful(b, vital) {
+  // A technical alarm on the vital (stale, sensor off, implausible) or on the device.
+  return b.alarms.some((a) => a.kind === "technical" && (
+    a.code === "offline" || a.vital === vital || (a.code === "nibp_overdue" && BP_GROUP.includes(vital))));
+}
+
 function fresh(b, vital, now, maxAge) {
   const v = b.vitals[vital];
-  if (!v || b.flags[vital] || b.device_state === "offline") return null;
+  if (!v || b.flags[vital] || b.device_state === "offline" || doubtful(b, vital)) return null;
   return now - v.ts_ms <= maxAge ? v : null;
+}
+
+function sessionLine(s, now) {
+  let text = `${s.patient_ref} · ${s.phase}`;
+  if (s.phase_started_ms.infusion) text += ` · ${minutes(now - s.phase_started_ms.infusion)} since start`;
+  if (s.warnings && s.warnings.length) text += ` · ⚠ ${s.warnings.join("; ")}`;
+  if (s.discharge) {
+    text += s.discharge.ready ? " · ✓ discharge ready"
+      : s.discharge.met_since_ms ? ` · discharge in ${minutes(s.discharge.remaining_ms)}`
+      : ` · not ready: ${s.discharge.reason}`;
+  }
+  return text;
+}
+
+function alarmState(a) {
+  if (a.state === "acknowledged") return `acknowledged by ${a.acknowledged_by}`;
+  if (a.state === "paused") return "paused";
+  return a.condition_present === false ? "latched: acknowledge" : "ACTIVE";
 }
 
 function minutes(ms) { return `${Math.max(0, Math.round(ms / 60000))} min`; }
@@ -85,9 +112,7 @@ function render() {
     const tile = tileFor(b);
     tile.querySelector(".bed").textContent = `${b.bed}`;
     const s = b.session;
-    tile.querySelector(".session").textContent = s
-      ? `${s.patient_ref} · ${s.phase}` + (s.phase_started_ms.infusion ? ` · ${minutes(now - s.phase_started_ms.infusion)} since start` : "")
-      : "no session";
+    tile.querySelector(".session").textContent = s ? sessionLine(s, now) : "no session";
     for (const vital of ["hr", "spo2", "rr", "etco2"]) {
       const cell = tile.querySelector(`[data-vital="${vital}"]`);
       const v = fresh(b, vital, now, STALE_MS[vital]);
@@ -109,14 +134,17 @@ function render() {
     }
     bpCell.classList.toggle("unknown", !(sbp && dbp));
     const alarms = [...b.alarms].sort((x, y) => RANK[y.priority] - RANK[x.priority]);
-    const top = alarms[0];
+    const top = alarms.find((a) => a.state === "active") || alarms[0];
     tile.dataset.priority = top ? top.priority : "none";
-    tile.querySelector(".alarm-label").textContent = top ? `${top.priority.toUpperCase()} ALARM` : "";
+    tile.querySelector(".alarm-label").textContent = top
+      ? `${top.priority.toUpperCase()} ${top.kind === "technical" ? "TECHNICAL" : "ALARM"}` : "";
     tile.querySelector(".alarms").replaceChildren(...alarms.map((a) => {
       const li = document.createElement("li");
       li.dataset.priority = a.priority;
       li.dataset.alarmId = a.id;
-      li.textContent = `${a.code.replace("_", " ")} ${a.value ?? ""} (limit ${a.limit ?? "-"}) · ${a.state}`;
+      const detail = a.kind === "technical" ? (a.vital ? ` ${a.vital}` : "")
+        : ` ${a.value ?? ""} (limit ${a.limit ?? "-"})`;
+      li.textContent = `${a.code.replace("_", " ")}${detail} · ${alarmState(a)}`;
       return li;
     }));
   }

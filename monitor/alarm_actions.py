@@ -79,5 +79,6 @@ class AlarmActions:
                              detail=delivery.detail, at_ms=now)]
         engine = self._open.engine(delivery.alarm.bed)
         if engine is not None:
-            events += engine.set_page_failed(not delivery.delivered, now, delivery.detail)
+            events += engine.page_outcome(delivery.target, delivery.delivered, now,
+                                          delivery.detail)
         await self._emit(events)

@@ -25,7 +25,9 @@ def alarm_message(alarm: Alarm, transition: str | None = None) -> Message:
         "session_id": alarm.session_id, "kind": alarm.kind, "code": alarm.code,
         "vital": alarm.vital, "priority": alarm.priority, "state": alarm.state,
         "value": alarm.value, "limit": alarm.limit, "raised_ms": alarm.raised_ms,
-        "updated_ms": alarm.updated_ms,
+        "updated_ms": alarm.updated_ms, "condition_present": alarm.condition_present,
+        "acknowledged_by": alarm.acknowledged_by, "acknowledged_ms": alarm.acknowledged_ms,
+        "paused_until_ms": alarm.paused_until_ms,
     }
     if transition is not None:
         message["transition"] = transition

@@ -85,6 +85,7 @@ class BedEngine:
         self._reminders: dict[str, int] = {}
         self._pause_until_ms: int | None = None
         self._pause_ceiling: Priority = "low"
+        self._failed_targets: set[str] = set()
         self._follow_phase()
 
     def _follow_phase(self) -> None:
@@ -174,11 +175,18 @@ class BedEngine:
             self._watch.last_any_ms = now_ms
         return self._technical(now_ms)
 
-    def set_page_failed(
-        self, failed: bool, now_ms: int, detail: str | None = None
+    def page_outcome(
+        self, target: str, delivered: bool, now_ms: int, detail: str | None = None
     ) -> list[AlarmEvent]:
-        """A page about this bed could not be delivered (or a later one was)."""
-        events = self._set_technical("page_failed", None, failed, now_ms)
+        """A page about this bed to ``target`` was delivered or not.
+
+        The ``page_failed`` alarm stands while any target's last page failed.
+        """
+        if delivered:
+            self._failed_targets.discard(target)
+        else:
+            self._failed_targets.add(target)
+        events = self._set_technical("page_failed", None, bool(self._failed_targets), now_ms)
         return [replace(event, detail=detail) for event in events]
 
     # Time passing

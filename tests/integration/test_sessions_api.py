@@ -1,0 +1,69 @@
+"""A session's life through the API: baseline, pre-start check, overrides, end."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Mosquitto, RunningMonitor, eventually, publisher, reading
+
+pytestmark = pytest.mark.integration
+
+
+async def test_session_phases_baseline_overrides_and_audit(
+    monitor: RunningMonitor, mosquitto: Mosquitto
+) -> None:
+    topic = f"infusion/{monitor.site}/chair-9/vitals"
+    async with httpx.AsyncClient(base_url=monitor.url) as http:
+        created = (await http.post("/api/sessions", json={
+            "site": monitor.site, "bed": "chair-9", "patient_ref": "p-9"})).json()
+        sid = created["id"]
+        again = await http.post("/api/sessions", json={
+            "site": monitor.site, "bed": "chair-9", "patient_ref": "p-10"})
+        assert again.status_code == 409
+        assert f"has open session {sid}" in again.json()["detail"]
+        async with publisher(mosquitto) as mqtt:
+            for seq, (sbp, dbp, hr) in enumerate([(148, 94, 70), (152, 96, 72), (150, 92, 0)]):
+                await mqtt.publish(topic, reading(seq, sbp=sbp, dbp=dbp, hr=hr), qos=1)
+
+        async def stored() -> bool:
+            return len((await http.get(f"/api/sessions/{sid}/vitals")).json()["readings"]) == 3
+        await eventually(stored)
+
+        skip = await http.post(f"/api/sessions/{sid}/phase", json={"phase": "observation"})
+        assert skip.status_code == 409
+        started = (await http.post(f"/api/sessions/{sid}/phase",
+                                   json={"phase": "infusion", "user": "nurse-ana"})).json()
+        assert started["baseline"] == {"sbp": 150.0, "dbp": 94.0, "hr": 71.0}  # HR 0 left out
+        assert started["warnings"] == ["resting BP 150/94 is above 140/90"]
+
+        rules = {"delay_s": 0, "rules": [{"when": ">", "limit": 90, "priority": "high"}]}
+        changed = await http.post(f"/api/sessions/{sid}/thresholds",
+                                  json={"vital": "hr", "rules": rules, "user": "dr-lee"})
+        assert changed.status_code == 200, changed.text
+        bad = await http.post(f"/api/sessions/{sid}/thresholds",
+                              json={"vital": "hr", "rules": {"delay_s": 0, "rules": []}})
+        assert bad.status_code == 422
+        async with publisher(mosquitto) as mqtt:
+            await mqtt.publish(topic, reading(10, hr=95), qos=1)
+
+        async def hr_alarm() -> bool:
+            alarms = (await http.get("/api/alarms", params={"state": "active"})).json()["alarms"]
+            return [(a["code"], a["priority"], a["limit"]) for a in alarms
+                    if a["session_id"] == sid] == [("hr_high", "high", 90.0)]
+        await eventually(hr_alarm)
+
+        ended = (await http.post(f"/api/sessions/{sid}/phase",
+                                 json={"phase": "ended", "user": "nurse-ana"})).json()
+        assert ended["phase"] == "ended"
+        audit = (await http.get(f"/api/sessions/{sid}/audit")).json()
+        open_alarms = (await http.get("/api/alarms", params={"state": "open"})).json()["alarms"]
+    changes = [(c["action"], c["user"]) for c in audit["changes"]]
+    assert changes == [("phase", "nurse-ana"), ("thresholds", "dr-lee"), ("phase", "nurse-ana")]
+    assert audit["changes"][1]["detail"]["after"]["rules"][0]["limit"] == 90
+    by_code = {a["code"]: a for a in audit["alarms"]}
+    assert sorted(by_code) == ["hr_high", "implausible"]  # HR 0 in the baseline
+    alarm = by_code["hr_high"]
+    assert [h["transition"] for h in alarm["history"]] == ["raised", "cleared"]
+    assert alarm["history"][0]["value"] == 95
+    assert not [a for a in open_alarms if a["session_id"] == sid]
