@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
 import sqlite3
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,52 +17,16 @@ import pytest
 
 from monitor.service import Started, run_monitor
 from monitor.settings import Settings
+from tests.servers import Mosquitto, free_port
+from tests.servers import mosquitto as start_mosquitto
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
-
-
-@dataclass
-class Mosquitto:
-    port: int
-    url: str
-
+__all__ = ["Mosquitto", "free_port"]
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    """A Mosquitto broker with the queue settings of config/mosquitto.conf."""
-    directory = tmp_path_factory.mktemp("mosquitto")
-    port = free_port()
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-        "max_queued_messages 4000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
-    )
-    process = subprocess.Popen(
-        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port)
-        yield Mosquitto(port, f"mqtt://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    """A Mosquitto broker for the whole run; tests keep apart by site."""
+    with start_mosquitto(tmp_path_factory.mktemp("mosquitto")) as broker:
+        yield broker
 
 
 @dataclass

@@ -86,6 +86,10 @@ async def test_bad_payloads_are_dead_lettered_and_the_next_reading_still_counts(
             board = (await http.get("/api/board")).json()
             return any(b["vitals"].get("hr", {}).get("value") == 71 for b in board["beds"])
         await eventually(board_shows_reading)
+
+        async def both_dead_letters_stored() -> bool:
+            return len((await http.get("/api/dead-letters")).json()["dead_letters"]) == 2
+        await eventually(both_dead_letters_stored)
         dead = (await http.get("/api/dead-letters")).json()
     assert dead["count"] == 2
     reasons = sorted(letter["reason"] for letter in dead["dead_letters"])

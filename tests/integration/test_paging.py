@@ -15,7 +15,6 @@ from typing import Any
 import aiomqtt
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from starlette.applications import Starlette
@@ -33,6 +32,7 @@ from tests.integration.conftest import (
     publisher,
     reading,
 )
+from tests.servers import http_server
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +64,8 @@ class Receiver:
 async def receiver() -> AsyncIterator[Receiver]:
     server_receiver = Receiver(free_port())
     app = Starlette(routes=[Route("/page", server_receiver.page, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=server_receiver.port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield server_receiver
-    server.should_exit = True
-    await task
+    async with http_server(app, server_receiver.port):
+        yield server_receiver
 
 
 class Inbox(MessageHandler):
@@ -176,7 +170,7 @@ async def test_unacknowledged_breach_escalates_from_nurses_to_the_lead(
             async with httpx.AsyncClient(base_url=monitor.url) as http:
                 history = (await http.get(f"/api/alarms/{alarm['id']}/history")).json()
     assert alert.topic.value == f"infusion/{site}/alerts/chair-1"
-    assert json.loads(alert.payload)["code"] == "sbp_high"  # type: ignore[arg-type]
+    assert json.loads(alert.payload)["code"] == "sbp_high"
     assert receiver.bad_signatures == 0
     assert [(p["code"], p["priority"], p["tier"]) for p in receiver.pages] == [
         ("sbp_high", "high", "nurses")]
