@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures; ``./dev bench`` runs them all."""

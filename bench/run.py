@@ -1,0 +1,18 @@
+"""Runs every benchmark in turn; each prints its own figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ("bench.page_latency",)
+
+
+def main() -> None:
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module, *sys.argv[1:]], check=True)
+
+
+if __name__ == "__main__":
+    main()
