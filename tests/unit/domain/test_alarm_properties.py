@@ -29,8 +29,12 @@ readings = st.lists(
 )
 
 
+Fed = tuple[int, dict[str, float], int]
+"""A reading fed: device ms, judged values, and how many events there were after it."""
+
+
 def run(steps: list[tuple[int, dict[str, float], dict[str, str], str]]) -> tuple[
-    Chair, list[tuple[int, int, dict[str, float]]]
+    Chair, list[Fed]
 ]:
     chair = Chair(baseline={"sbp": 130, "dbp": 80})
     engine: BedEngine = chair.engine
@@ -39,7 +43,8 @@ def run(steps: list[tuple[int, dict[str, float], dict[str, str], str]]) -> tuple
         t_ms = max(0, t_ms + step_ms)
         now = t_ms
         chair.feed(t_ms / 1000, flags=flags, **vitals)
-        fed.append((t_ms, now, {v: x for v, x in vitals.items() if v not in flags}))
+        judged = {v: x for v, x in vitals.items() if v not in flags}
+        fed.append((t_ms, judged, len(chair.events)))
         alarms = list(engine.alarms.values())
         if action == "tick":
             chair.events += engine.tick(now)
@@ -82,12 +87,12 @@ def test_no_physiological_alarm_without_a_breach_held_for_its_delay(
     steps: list[tuple[int, dict[str, float], dict[str, str], str]],
 ) -> None:
     chair, fed = run(steps)
-    rising: list[AlarmEvent] = [
-        e for e in chair.events
+    rising: list[tuple[int, AlarmEvent]] = [
+        (index, e) for index, e in enumerate(chair.events)
         if e.alarm.kind == "physiological" and e.transition in ("raised", "priority_changed")
     ]
     last_rank: dict[str, int] = {}
-    for event in rising:
+    for index, event in rising:
         alarm = event.alarm
         rank = PRIORITY_RANK[alarm.priority]
         if event.transition == "priority_changed" and rank < last_rank.get(alarm.key, 0):
@@ -98,15 +103,15 @@ def test_no_physiological_alarm_without_a_breach_held_for_its_delay(
         rules = PROFILE.rules_for(alarm.vital)[alarm.code]
         series: list[tuple[int, float]] = []
         latest = -1
-        for ts, _, vitals in fed:
+        for ts, vitals, events_after in fed:
             value = vitals.get(alarm.vital)
-            if value is None or not is_plausible(alarm.vital, value):
-                continue
-            if ts >= latest and 0 <= ts <= alarm.updated_ms:
+            if value is not None and is_plausible(alarm.vital, value) and ts >= latest:
                 series.append((ts, value))
                 latest = ts
+            if events_after > index:  # this reading raised the event: later ones do not count
+                break
         assert any(
             rule.priority == alarm.priority and alarm.limit is not None
-            and held(rule, series, alarm.updated_ms, alarm.limit)
+            and held(rule, series, series[-1][0], alarm.limit)
             for rule in rules
         ), (event, series)
