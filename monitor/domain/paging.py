@@ -47,22 +47,26 @@ class PagingPolicy:
         return None
 
 
-class WebhookDoc(BaseModel):
-    """A JSON webhook signed with HMAC-SHA256."""
+class _DeliveryDoc(BaseModel):
+    """How hard a target is tried."""
 
     model_config = ConfigDict(extra="forbid")
+    attempts: int = Field(default=3, ge=1, description="tries before the page counts as failed")
+    backoff_s: float = Field(default=0.5, ge=0, description="first wait between tries, doubling")
+
+
+class WebhookDoc(_DeliveryDoc):
+    """A JSON webhook signed with HMAC-SHA256."""
+
     kind: Literal["webhook"]
     url: str = Field(description="http(s) URL the page is POSTed to")
     secret_env: str = Field(description="environment variable holding the HMAC secret")
     timeout_s: float = Field(default=5, gt=0, description="per attempt")
-    attempts: int = Field(default=4, ge=1, description="tries before the page counts as failed")
-    backoff_s: float = Field(default=0.5, ge=0, description="first wait between tries, doubling")
 
 
-class SmtpDoc(BaseModel):
+class SmtpDoc(_DeliveryDoc):
     """An email-to-pager gateway."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["smtp"]
     host: str = Field(description="SMTP server")
     port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
@@ -72,17 +76,12 @@ class SmtpDoc(BaseModel):
     sender: str = Field(description="From address")
     to: list[str] = Field(min_length=1, description="pager gateway addresses")
     timeout_s: float = Field(default=10, gt=0, description="per attempt")
-    attempts: int = Field(default=3, ge=1, description="tries before the page counts as failed")
-    backoff_s: float = Field(default=1, ge=0, description="first wait between tries, doubling")
 
 
-class MqttAlertDoc(BaseModel):
+class MqttAlertDoc(_DeliveryDoc):
     """The ``infusion/<site>/alerts/<bed>`` topic, for existing pager gateways."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["mqtt"]
-    attempts: int = Field(default=3, ge=1, description="tries before the page counts as failed")
-    backoff_s: float = Field(default=0.5, ge=0, description="first wait between tries, doubling")
 
 
 TargetDoc = WebhookDoc | SmtpDoc | MqttAlertDoc
