@@ -2,7 +2,10 @@
 
 Time is simulated seconds since the session began: a baseline stretch, a
 40-min infusion, then observation. Ketamine raises blood pressure and heart
-rate, peaking 30-40 min into the infusion and fading after it ends.
+rate (mean +16/+11 mmHg), peaking 30-40 min into the infusion and fading
+after it ends (back to baseline within about 90 min). Breathing and SpO2
+wander slowly; measurements carry noise, motion artefacts and brief SpO2
+dropouts, as real bedside monitors do.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ PEAK_S: Final = 35 * 60
 """Time into the infusion at which the pressor response peaks."""
 FADE_TAU_S: Final = 25 * 60
 NIBP_CYCLE_S: Final = 5 * 60
+ARTIFACT_PER_S: Final = 1 / 900
+"""Chance per second that a motion artefact starts (about one per 15 min)."""
+DROPOUT_PER_S: Final = 1 / 1200
+"""Chance per second that the SpO2 probe loses the signal briefly."""
 
 
 def phase_at(t_s: float) -> str:
@@ -64,32 +71,57 @@ class Patient:
         """A plausible adult; about one in five hypertensive at rest."""
         hypertensive = rng.random() < 0.2
         return cls(
-            hr=float(rng.normal(72, 8)),
+            hr=float(np.clip(rng.normal(72, 8), 52, 100)),
             sbp=float(rng.normal(145 if hypertensive else 122, 8)),
             dbp=float(rng.normal(92 if hypertensive else 76, 5)),
             spo2=float(rng.uniform(96.5, 99.5)),
-            rr=float(rng.normal(14, 2)),
-            etco2=float(rng.normal(37, 2.5)),
+            rr=float(np.clip(rng.normal(14, 2), 10, 20)),
+            etco2=float(np.clip(rng.normal(37, 2.5), 30, 44)),
             sbp_rise=float(rng.normal(16, 4)),
             dbp_rise=float(rng.normal(11, 3)),
             hr_rise=float(rng.normal(9, 3)),
         )
 
-    def vitals(self, t_s: float, rng: np.random.Generator, *, nibp: bool) -> dict[str, float]:
-        """Measured vitals at ``t_s``: the model plus measurement noise.
 
-        Blood pressure is included only when ``nibp`` (a cuff cycle).
-        """
+@dataclass(slots=True)
+class Body:
+    """The patient's slowly wandering state, advanced one simulated second at a time."""
+
+    patient: Patient
+    spo2_drift: float = 0.0
+    rr_drift: float = 0.0
+    artifact_left_s: int = 0
+    dropout_left_s: int = 0
+
+    def measure(self, t_s: float, rng: np.random.Generator, *, nibp: bool) -> tuple[
+        dict[str, float], dict[str, str]
+    ]:
+        """Vitals and flags a monitor shows at ``t_s``; blood pressure only when ``nibp``."""
+        p = self.patient
         effect = ketamine_effect(t_s)
-        noise = rng.normal(0.0, 1.0, 7)
-        values = {
-            "hr": round(self.hr + self.hr_rise * effect + 1.5 * noise[0]),
-            "spo2": round(min(100.0, self.spo2 + 0.4 * noise[1])),
-            "rr": round(max(4.0, self.rr + 0.8 * noise[2])),
-            "etco2": round(self.etco2 + 1.0 * noise[3]),
+        noise = rng.normal(0.0, 1.0, 9)
+        self.spo2_drift = 0.995 * self.spo2_drift + 0.05 * noise[6]
+        self.rr_drift = 0.998 * self.rr_drift + 0.03 * noise[7]
+        vitals = {
+            "hr": p.hr + p.hr_rise * effect + 1.5 * noise[0],
+            "spo2": min(100.0, p.spo2 + self.spo2_drift + 0.4 * noise[1]),
+            "rr": max(4.0, p.rr + self.rr_drift + 0.8 * noise[2]),
+            "etco2": p.etco2 - 0.5 * self.rr_drift + 1.0 * noise[3],
         }
         if nibp:
-            sbp = self.sbp + self.sbp_rise * effect + 3.0 * noise[4]
-            dbp = self.dbp + self.dbp_rise * effect + 2.0 * noise[5]
-            values |= {"sbp": round(sbp), "dbp": round(dbp), "map": round((sbp + 2 * dbp) / 3)}
-        return {name: float(value) for name, value in values.items()}
+            sbp = p.sbp + p.sbp_rise * effect + 3.0 * noise[4]
+            dbp = p.dbp + p.dbp_rise * effect + 2.0 * noise[5]
+            vitals |= {"sbp": sbp, "dbp": dbp, "map": (sbp + 2 * dbp) / 3}
+        flags: dict[str, str] = {}
+        if self.artifact_left_s == 0 and noise[8] > 0 and rng.random() < 2 * ARTIFACT_PER_S:
+            self.artifact_left_s = int(rng.integers(2, 5))
+        if self.dropout_left_s == 0 and rng.random() < DROPOUT_PER_S:
+            self.dropout_left_s = int(rng.integers(2, 6))
+        if self.artifact_left_s:
+            self.artifact_left_s -= 1
+            vitals["hr"] += float(rng.uniform(15, 40))
+            flags["hr"] = "artifact"
+        if self.dropout_left_s:
+            self.dropout_left_s -= 1
+            del vitals["spo2"]
+        return {name: float(round(value)) for name, value in vitals.items()}, flags

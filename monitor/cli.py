@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         _announce(info)
         if args.command != "demo":
             return None
-        specs = chair_specs("demo", args.beds, args.seed, args.speed)
-        return run_demo(info, specs)
+        return run_demo(info, chair_specs("demo", args.beds, args.seed), args.speed)
 
     if args.command == "demo" and (args.beds < 1 or args.speed <= 0):
         sys.exit("monitor: demo: --beds must be at least 1 and --speed above 0")

@@ -2,7 +2,7 @@
 
 Each chair's patient goes through baseline, a 40-min infusion and observation;
 the demo moves each bed's session through the same phases (as a nurse would
-through the API) and opens a new session when the chair starts over.
+through the dashboard) and opens a new session when the chair starts over.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from device_sim.chairs import Chair, ChairSpec
-from device_sim.physiology import phase_at
+from device_sim.device import ChairSpec, SimulatedMonitor
+from device_sim.lifecycle import SessionDriver
+from device_sim.runner import run_devices
 from monitor.adapters.mqtt import BrokerAddress
 from monitor.domain.readings import BedRef
-from monitor.domain.sessions import PHASES
+from monitor.domain.sessions import as_phase
 from monitor.service import Started
 from monitor.sessions import SessionService
 
@@ -22,33 +23,34 @@ PHASE_CHECK_S: Final = 0.5
 DEMO_USER: Final = "demo"
 
 
-async def _follow(sessions: SessionService, chair: Chair) -> None:
-    bed = BedRef(chair.spec.site, chair.spec.bed)
-    wanted = phase_at(chair.session_t_s)
-    session = sessions.open_at(bed)
-    if session is not None and PHASES.index(session.phase) > PHASES.index(wanted):
-        await sessions.advance(session.id, "ended", DEMO_USER)
-        session = None
-    if session is None:
-        session = await sessions.create(bed, f"demo-{chair.spec.bed}-{chair.seq}")
-    while session.phase != wanted:
-        session = await sessions.advance(
-            session.id, PHASES[PHASES.index(session.phase) + 1], DEMO_USER
-        )
+class _Sessions:
+    """The monitor's session service as the simulator's session port."""
+
+    def __init__(self, sessions: SessionService) -> None:
+        self._sessions = sessions
+
+    async def create(self, site: str, bed: str, patient_ref: str) -> str:
+        current = self._sessions.open_at(BedRef(site, bed))
+        if current is not None:
+            await self._sessions.advance(current.id, "ended", DEMO_USER)
+        return (await self._sessions.create(BedRef(site, bed), patient_ref)).id
+
+    async def advance(self, session_id: str, phase: str) -> None:
+        await self._sessions.advance(session_id, as_phase(phase), DEMO_USER)
 
 
-async def _drive_sessions(sessions: SessionService, chairs: list[Chair]) -> None:
+async def _drive(sessions: SessionService, devices: list[SimulatedMonitor]) -> None:
+    driver = SessionDriver(_Sessions(sessions))
     while True:
-        for chair in chairs:
-            await _follow(sessions, chair)
+        for device in devices:
+            await driver.follow(device)
         await asyncio.sleep(PHASE_CHECK_S)
 
 
-async def run_demo(started: Started, specs: list[ChairSpec]) -> None:
+async def run_demo(started: Started, specs: list[ChairSpec], speed: float) -> None:
     """Run the simulated chairs and their sessions until cancelled."""
+    devices = [SimulatedMonitor(spec) for spec in specs]
     address = BrokerAddress.parse(started.broker_url)
-    chairs = [Chair(spec) for spec in specs]
     async with asyncio.TaskGroup() as group:
-        for chair in chairs:
-            group.create_task(chair.run(address), name=f"chair-{chair.spec.bed}")
-        group.create_task(_drive_sessions(started.sessions, chairs), name="demo-sessions")
+        group.create_task(run_devices(address, devices, speed=speed), name="demo-chairs")
+        group.create_task(_drive(started.sessions, devices), name="demo-sessions")

@@ -137,7 +137,7 @@ class MqttIngest:
             timeout=CONNECT_TIMEOUT_S,
         )
         # aiomqtt has no public switch for this; it must be set before connecting.
-        client._client.manual_ack_set(True)
+        client._client.manual_ack_set(True)  # noqa: SLF001
         return client
 
     async def run(self) -> None:
@@ -203,7 +203,7 @@ class MqttIngest:
         dropped as a duplicate then.
         """
         if token.qos > 0 and self._client is not None and token.connection == self._connection:
-            self._client._client.ack(token.mid, token.qos)
+            self._client._client.ack(token.mid, token.qos)  # noqa: SLF001 - see manual_ack_set
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the monitor's connection (for the alerts topic).

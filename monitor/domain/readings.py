@@ -10,7 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map")
@@ -106,7 +106,7 @@ def parse_topic(topic: str) -> tuple[BedRef, TopicKind]:
     return BedRef(match.group(1), match.group(2)), kind
 
 
-def _load_object(payload: bytes) -> dict[str, object]:
+def _load_json(payload: bytes) -> object:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidPayload(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     try:
@@ -119,6 +119,11 @@ def _load_object(payload: bytes) -> dict[str, object]:
         raise InvalidPayload(f"payload is not JSON: {error.msg} at char {error.pos}") from None
     except RecursionError:
         raise InvalidPayload("payload is not JSON: nested too deeply") from None
+    return document
+
+
+def _load_object(payload: bytes) -> dict[str, object]:
+    document = _load_json(payload)
     if not isinstance(document, dict):
         raise InvalidPayload(f"payload is a JSON {type(document).__name__}, expected an object")
     return document
@@ -160,11 +165,7 @@ def _vitals(value: object) -> dict[str, float]:
     for name, number in value.items():
         if name not in UNITS:
             raise InvalidPayload(f"vitals.{name[:40]} is not a known vital ({', '.join(VITALS)})")
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            raise InvalidPayload(f"vitals.{name} must be a number, got {_describe(number)}")
-        if not math.isfinite(number) or abs(number) > 1e6:
-            raise InvalidPayload(f"vitals.{name} must be a finite number, got {number}")
-        vitals[name] = float(number)
+        vitals[name] = _number(number, f"vitals.{name}")
     return vitals
 
 
@@ -185,13 +186,69 @@ def _flags(value: object) -> dict[str, str]:
     return flags
 
 
+def _number(value: object, name: str, bound: float = 1e6) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPayload(f"{name} must be a number, got {_describe(value)}")
+    if not math.isfinite(value) or abs(value) > bound:
+        raise InvalidPayload(f"{name} must be a finite number, got {value}")
+    return float(value)
+
+
+_SENML_BASE = re.compile(rf"urn:dev:({_NAME}):")
+
+
+def _senml_reading(bed: BedRef, pack: list[object]) -> Reading:
+    """A SenML pack (RFC 8428) as a reading: see :func:`parse_reading`."""
+    if not pack or not all(isinstance(record, dict) for record in pack):
+        raise InvalidPayload("SenML pack must be a non-empty array of objects")
+    records: list[dict[str, object]] = [r for r in pack if isinstance(r, dict)]
+    base = _SENML_BASE.fullmatch(str(records[0].get("bn", "")))
+    if base is None:
+        raise InvalidPayload("SenML bn must be urn:dev:<device_id>: on the first record")
+    base_time = _number(records[0].get("bt"), "SenML bt", bound=1e11)
+    seq: int | None = None
+    vitals: dict[str, float] = {}
+    flags: dict[str, str] = {}
+    for index, record in enumerate(records):
+        name = record.get("n")
+        if name == "seq":
+            value = record.get("v")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise InvalidPayload(f"SenML seq must be an integer, got {_describe(value)}")
+            seq = value
+        elif isinstance(name, str) and name in UNITS and "vs" in record:
+            flags |= _flags({name: record["vs"]})
+        elif isinstance(name, str) and name in UNITS:
+            if record.get("u") != UNITS[name]:
+                raise InvalidPayload(
+                    f"SenML record {index} ({name}) has unit {_describe(record.get('u'))}, "
+                    f"expected {UNITS[name]!r}"
+                )
+            vitals[name] = _number(record.get("v"), f"SenML {name}")
+        else:
+            raise InvalidPayload(f"SenML record {index} has unknown name {_describe(name)}")
+    if seq is None:
+        raise InvalidPayload("SenML pack has no seq record")
+    ts_ms = math.floor((base_time + _number(records[0].get("t", 0), "SenML t", 1e11)) * 1000)
+    ts = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return Reading(bed, base.group(1), seq, ts.replace("+00:00", "Z"), ts_ms, vitals, flags)
+
+
 def parse_reading(bed: BedRef, payload: bytes) -> Reading:
-    """Validate a schema-v1 reading published for ``bed``.
+    """Validate a reading published for ``bed``: schema v1, or a SenML pack.
+
+    A SenML pack names the device in ``bn`` (``urn:dev:<device_id>:``), the
+    time in ``bt`` (Unix seconds), carries ``seq`` as a record, each vital as
+    a record with its UCUM unit, and a flag as a record with ``vs``.
 
     Raises:
-        InvalidPayload: The payload is not a valid schema-v1 reading.
+        InvalidPayload: The payload is neither, with the reason.
     """
-    document = _load_object(payload)
+    document = _load_json(payload)
+    if isinstance(document, list):
+        return _senml_reading(bed, document)
+    if not isinstance(document, dict):
+        raise InvalidPayload(f"payload is a JSON {type(document).__name__}, expected an object")
     version = document.get("v")
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise InvalidPayload(

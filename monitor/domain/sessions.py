@@ -16,6 +16,18 @@ class PhaseError(ValueError):
     """A phase change that the session's current phase does not allow."""
 
 
+def as_phase(name: str) -> Phase:
+    """``name`` as a phase.
+
+    Raises:
+        PhaseError: It is not one.
+    """
+    for phase in PHASES:
+        if phase == name:
+            return phase
+    raise PhaseError(f"{name!r} is not a phase ({', '.join(PHASES)})")
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """One patient's infusion at one bed.

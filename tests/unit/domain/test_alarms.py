@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device_sim.physiology import BASELINE_S, NIBP_CYCLE_S, SESSION_S, Patient
+from device_sim.physiology import BASELINE_S, NIBP_CYCLE_S, SESSION_S, Body, Patient
 from monitor.domain.limits import ProfileError, load_profiles
 from tests.unit.domain.engine_harness import Chair
 
@@ -15,10 +15,10 @@ NORMAL_PATIENT = Patient(hr=70, sbp=122, dbp=76, spo2=98, rr=14, etco2=37,
 
 def test_a_normal_ketamine_session_raises_no_alarm() -> None:
     chair = Chair(phase="infusion", baseline={"sbp": 122, "dbp": 76})
-    rng = np.random.default_rng(7)
+    rng, body = np.random.default_rng(7), Body(NORMAL_PATIENT)
     for t in range(BASELINE_S, SESSION_S):
-        nibp = t % NIBP_CYCLE_S == 0
-        chair.feed(t, None, **NORMAL_PATIENT.vitals(t, rng, nibp=nibp))
+        vitals, flags = body.measure(t, rng, nibp=t % NIBP_CYCLE_S == 0)
+        chair.feed(t, flags, **vitals)
         if t % 5 == 0:
             chair.tick(t)
     assert chair.events == []

@@ -38,7 +38,8 @@ def test_vitals_and_flags_may_be_absent_or_partial() -> None:
     [
         (b"not json", "payload is not JSON"),
         (b"\xff\xfe", "not UTF-8"),
-        (b"[1, 2]", "JSON list, expected an object"),
+        (b"[1, 2]", "SenML pack must be a non-empty array of objects"),
+        (b'"text"', "JSON str, expected an object"),
         (payload(v=2), "unsupported schema version int 2"),
         (payload(v=...), "unsupported schema version null"),
         (payload(v=True), "unsupported schema version"),
@@ -79,3 +80,36 @@ def test_status() -> None:
     assert (status.state, status.device_id) == ("offline", "mon-07")
     with pytest.raises(InvalidPayload, match="state must be"):
         parse_status(BED, b'{"state": "asleep"}')
+
+
+def senml(*records: dict[str, object]) -> bytes:
+    base = {"bn": "urn:dev:mon-07:", "bt": 1795269787.25, "n": "seq", "v": 1842}
+    return json.dumps([base, *records]).encode()
+
+
+def test_a_senml_pack_is_a_reading() -> None:
+    reading = parse_reading(BED, senml(
+        {"n": "hr", "u": "/min", "v": 72}, {"n": "sbp", "u": "mm[Hg]", "v": 128},
+        {"n": "spo2", "vs": "sensor_off"},
+    ))
+    assert (reading.device_id, reading.seq, reading.ts_ms) == ("mon-07", 1842, 1795269787250)
+    assert reading.ts == "2026-11-21T14:03:07.250Z"
+    assert reading.vitals == {"hr": 72.0, "sbp": 128.0}
+    assert reading.flags == {"spo2": "sensor_off"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (senml({"n": "hr", "u": "beats", "v": 72}), "has unit str \"beats\", expected '/min'"),
+        (senml({"n": "hr", "u": "/min", "v": "72"}), "SenML hr must be a number"),
+        (senml({"n": "temp", "u": "Cel", "v": 37}), "unknown name str \"temp\""),
+        (json.dumps([{"bn": "mon-07", "bt": 1, "n": "seq", "v": 1}]).encode(), "SenML bn must be"),
+        (json.dumps([{"bn": "urn:dev:m:", "bt": 1, "n": "hr", "u": "/min", "v": 1}]).encode(),
+         "no seq record"),
+        (json.dumps([{"bn": "urn:dev:m:", "n": "seq", "v": 1}]).encode(), "SenML bt must be"),
+    ],
+)
+def test_bad_senml_is_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason):
+        parse_reading(BED, raw)
