@@ -20,6 +20,7 @@ from pathlib import Path
 import aiomqtt
 import httpx
 import numpy as np
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,8 @@ from starlette.routing import Route
 from monitor.service import Started, run_monitor
 from monitor.settings import Settings
 from tests.servers import free_port, http_server, mosquitto
+
+BENCH_TOKEN = "benchmark-bootstrap-token-0123456789"
 
 
 def reading(seq: int, **vitals: float) -> bytes:
@@ -56,7 +59,8 @@ async def measure(beds: int, gap_s: float, directory: Path) -> list[float]:
     os.environ["BENCH_PAGER_SECRET"] = "bench"
     with mosquitto(directory) as broker:
         settings = Settings(mqtt_url=broker.url, mqtt_client_id="bench-monitor",
-                            http_port=0, data_dir=directory / "var", paging_file=paging)
+                            http_port=0, data_dir=directory / "var", paging_file=paging,
+                            bootstrap_token=SecretStr(BENCH_TOKEN))
         stop = asyncio.Event()
         ready: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
         app = Starlette(routes=[Route("/page", page, methods=["POST"])])
@@ -64,7 +68,8 @@ async def measure(beds: int, gap_s: float, directory: Path) -> list[float]:
             monitor = asyncio.create_task(
                 run_monitor(settings, stop=stop, on_started=ready.set_result))
             started = await ready
-            async with httpx.AsyncClient(base_url=started.dashboard_url) as api:
+            headers = {"Authorization": f"Bearer {BENCH_TOKEN}"}
+            async with httpx.AsyncClient(base_url=started.dashboard_url, headers=headers) as api:
                 for n in range(beds):
                     await api.post("/api/sessions", json={
                         "site": "bench", "bed": f"b{n}", "patient_ref": f"p{n}"})

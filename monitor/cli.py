@@ -1,4 +1,4 @@
-"""``monitor``: ``run`` the service, or ``demo`` it with simulated chairs."""
+"""``monitor``: ``run`` the service, ``demo`` it with simulated chairs, manage ``token``s."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from device_sim.cli import chair_specs
+from monitor.adapters.sqlite import SqliteStore
+from monitor.auth import ROLES, new_token, token_hash
 from monitor.demo import run_demo
+from monitor.pipeline import now_ms
 from monitor.service import Started, run_monitor
-from monitor.settings import SettingsError, load_settings
+from monitor.settings import Settings, SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,12 +29,49 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0,
                       help="simulated seconds per real second")
     demo.add_argument("--seed", type=int, default=1, help="same seed, same patients")
+    token = commands.add_parser("token", help="issue, list or revoke access tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a token (printed once)")
+    create.add_argument("--name", required=True, help="who uses it (shown in the audit log)")
+    create.add_argument("--role", required=True, choices=ROLES)
+    actions.add_parser("list", help="tokens in force")
+    revoke = actions.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("id", type=int)
     return parser
 
 
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
 def _announce(started: Started) -> None:
-    print(f"Dashboard: {started.dashboard_url}", flush=True)
-    print(f"MQTT broker: {started.broker_url}", flush=True)
+    tokens = started.demo_tokens
+    if tokens:
+        _say(f"Dashboard: {started.dashboard_url}?token={tokens['nurse']}")
+        _say(f"Viewer board: {started.dashboard_url}?token={tokens['viewer']}")
+        _say(f"Admin token: {tokens['admin']}")
+    else:
+        _say(f"Dashboard: {started.dashboard_url}")
+    _say(f"MQTT broker: {started.broker_url}")
+
+
+async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
+    store = SqliteStore(settings.data_dir / "monitor.db")
+    await store.open()
+    try:
+        if args.action == "create":
+            token = new_token()
+            token_id = await store.add_token(args.name, args.role, token_hash(token), now_ms())
+            _say(f"token {token_id} for {args.name} ({args.role}), shown only now:\n{token}")
+        elif args.action == "list":
+            for row in await store.tokens():
+                _say(f"{row['id']}\t{row['name']}\t{row['role']}")
+        elif await store.revoke_token(args.id, now_ms()) is None:
+            sys.exit(f"monitor: no token {args.id} in force")
+        else:
+            _say(f"token {args.id} revoked")
+    finally:
+        await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +86,11 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()
     except SettingsError as error:
         sys.exit(f"monitor: settings: {error}")
+    if args.command == "token":
+        asyncio.run(_tokens(settings, args))
+        return
+    if args.command == "demo" and (args.beds < 1 or args.speed <= 0):
+        sys.exit("monitor: demo: --beds must be at least 1 and --speed above 0")
 
     def started(info: Started) -> Coroutine[Any, Any, None] | None:
         _announce(info)
@@ -53,11 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             return None
         return run_demo(info, chair_specs("demo", args.beds, args.seed), args.speed)
 
-    if args.command == "demo" and (args.beds < 1 or args.speed <= 0):
-        sys.exit("monitor: demo: --beds must be at least 1 and --speed above 0")
     try:
-        asyncio.run(run_monitor(settings, on_started=started))
+        asyncio.run(run_monitor(settings, demo=args.command == "demo", on_started=started))
     except SettingsError as error:
         sys.exit(f"monitor: {error}")
-
-

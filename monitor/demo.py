@@ -33,7 +33,7 @@ class _Sessions:
         current = self._sessions.open_at(BedRef(site, bed))
         if current is not None:
             await self._sessions.advance(current.id, "ended", DEMO_USER)
-        return (await self._sessions.create(BedRef(site, bed), patient_ref)).id
+        return (await self._sessions.create(BedRef(site, bed), patient_ref, None, DEMO_USER)).id
 
     async def advance(self, session_id: str, phase: str) -> None:
         await self._sessions.advance(session_id, as_phase(phase), DEMO_USER)

@@ -73,6 +73,7 @@ class Counters:
     commit_failures: int = 0
     alarm_events: int = 0
     internal_errors: int = 0
+    auth_failures: int = 0
 
 
 @dataclass(slots=True)

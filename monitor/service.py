@@ -18,12 +18,15 @@ from typing import Final
 
 import uvicorn
 
+from monitor.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
 from monitor.alarm_actions import AlarmActions
-from monitor.api.app import ApiContext, create_app
+from monitor.api.app import create_app
+from monitor.api.deps import ApiContext
 from monitor.api.hub import BoardHub
+from monitor.auth import TokenRegistry
 from monitor.domain.alarms import AlarmEvent
 from monitor.domain.board import Board
 from monitor.domain.engine import BedEngine
@@ -51,11 +54,16 @@ SHUTDOWN_DRAIN_TIMEOUT_S: Final = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """What a started monitor tells whoever started it."""
+    """What a started monitor tells whoever started it.
+
+    Attributes:
+        demo_tokens: In demo mode, a fresh token per role.
+    """
 
     dashboard_url: str
     broker_url: str
     sessions: SessionService
+    demo_tokens: dict[str, str]
 
 
 def read_profiles(settings: Settings) -> dict[str, Profile]:
@@ -119,6 +127,7 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 async def run_monitor(
     settings: Settings,
     *,
+    demo: bool = False,
     stop: asyncio.Event | None = None,
     on_started: Callable[[Started], object] | None = None,
 ) -> None:
@@ -126,7 +135,11 @@ async def run_monitor(
 
     ``on_started`` is called once the broker, store and HTTP server are up;
     what it returns, if awaitable, runs as a task of the service (the demo
-    runs its simulator so).
+    runs its simulator so). ``demo`` accepts a weak bootstrap token and
+    issues a fresh token per role.
+
+    Raises:
+        SettingsError: What the settings say cannot be used.
     """
     if stop is None:
         stop = asyncio.Event()
@@ -135,8 +148,11 @@ async def run_monitor(
     store = SqliteStore(settings.data_dir / "monitor.db")
     await store.open()
     try:
+        tokens = await load_tokens(store, settings, demo=demo)
+        demo_tokens = await issue_demo_tokens(store, tokens) if demo else {}
         async with _broker_url(settings) as broker_url:
-            await _serve(settings, profiles, store, broker_url, stop=stop, on_started=on_started)
+            await _serve(settings, profiles, store, broker_url, tokens=tokens,
+                         demo_tokens=demo_tokens, stop=stop, on_started=on_started)
     finally:
         await store.close()
 
@@ -168,6 +184,8 @@ async def _serve(
     store: SqliteStore,
     broker_url: str,
     *,
+    tokens: TokenRegistry,
+    demo_tokens: dict[str, str],
     stop: asyncio.Event,
     on_started: Callable[[Started], object] | None,
 ) -> None:
@@ -193,7 +211,7 @@ async def _serve(
                           sessions=open_sessions, counters=counters, tracker=tracker)
     context = ApiContext(
         board=board, hub=hub, store=store, sessions=sessions, actions=actions,
-        counters=counters, dashboard_dir=settings.dashboard_dir,
+        counters=counters, tokens=tokens, dashboard_dir=settings.dashboard_dir,
         ready=lambda: {"broker": ingest.connected.is_set(), "store": True},
     )
     server = uvicorn.Server(uvicorn.Config(
@@ -215,6 +233,7 @@ async def _serve(
             group.create_task(processor.run(), name="process"),
             group.create_task(writer.run(), name="store-writer"),
             group.create_task(actions.run_clock(settings.tick_interval_s), name="alarm-clock"),
+            group.create_task(keep_tokens_fresh(store, tokens), name="tokens"),
         ]
         http = group.create_task(server.serve(), name="http")
         while not server.started:
@@ -223,7 +242,8 @@ async def _serve(
                                     f"{settings.http_host}:{settings.http_port}")
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
-        started = Started(f"http://{settings.http_host}:{port}/", broker_url, sessions)
+        started = Started(f"http://{settings.http_host}:{port}/", broker_url, sessions,
+                          demo_tokens)
         extra = on_started(started) if on_started else None
         if asyncio.iscoroutine(extra):
             endless.append(group.create_task(extra, name="demo"))

@@ -68,8 +68,10 @@ class SessionService:
         """The session's profile with its overrides applied."""
         return self._profiles[session.profile].with_overrides(session.overrides)
 
-    async def create(self, bed: BedRef, patient_ref: str, profile: str | None = None) -> Session:
-        """Open a session at ``bed``, in its baseline phase.
+    async def create(
+        self, bed: BedRef, patient_ref: str, profile: str | None, user: str
+    ) -> Session:
+        """``user`` opens a session at ``bed``, in its baseline phase.
 
         Raises:
             SessionConflictError: The bed has an open session already.
@@ -91,6 +93,8 @@ class SessionService:
             phase_started_ms={"baseline": now}, profile=chosen,
         )
         await self._store.save_session(session)
+        await self._store.audit(now, user, "opened", session.id, {
+            "site": bed.site, "bed": bed.bed, "profile": chosen})
         self._open.open(BedEngine(session, self.profile_of(session), now_ms=now))
         self._show(session)
         return session

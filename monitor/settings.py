@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,6 +27,7 @@ ENV_PREFIX: Final = "MONITOR_"
 CONFIG_VARIABLE: Final = "MONITOR_CONFIG"
 DEFAULT_CONFIG: Final = Path("config/monitor.toml")
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+SECRET_FIELDS: Final = frozenset({"bootstrap_token"})
 
 
 class SettingsError(ValueError):
@@ -108,6 +109,10 @@ class Settings(BaseSettings):
     embedded_broker_port: int = Field(
         default=1883, ge=0, le=65535,
         description="port of the embedded broker (0: any free port)",
+    )
+    bootstrap_token: SecretStr | None = Field(
+        default=None,
+        description="an admin token accepted from start-up, for automation (24+ characters)",
     )
     http_host: str = Field(default="127.0.0.1", description="address the HTTP API listens on")
     http_port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0: any free)")
@@ -198,7 +203,6 @@ def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - field values 
             if problem["type"] == "extra_forbidden":
                 lines.append(f"{where}: unknown key (known: {', '.join(Settings.model_fields)})")
             else:
-                lines.append(
-                    f"{where} = {problem['input']!r}: expected {_expected(name)} ({problem['msg']})"
-                )
+                shown = "<hidden>" if name in SECRET_FIELDS else repr(problem["input"])
+                lines.append(f"{where} = {shown}: expected {_expected(name)} ({problem['msg']})")
         raise SettingsError("; ".join(lines)) from None

@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     session_id TEXT, detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    user TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
     payload BLOB NOT NULL, reason TEXT NOT NULL
@@ -193,6 +202,49 @@ class SqliteStore:
         await self.call(lambda db: db.execute(
             "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
         ))
+
+    async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
+        """Store a token's hash; returns its id."""
+        def insert(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
+                "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?, ?, ?, ?)",
+                (name, role, hashed, at_ms),
+            )
+            return int(cursor.lastrowid or 0)
+        return await self.call(insert)
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        """Every token in force: id, name, role, hash, created."""
+        rows = await self.call(lambda db: db.execute(
+            "SELECT id, name, role, hash, created_ms FROM tokens WHERE revoked_ms IS NULL "
+            "ORDER BY id"
+        ).fetchall())
+        return [dict(row) for row in rows]
+
+    async def revoke_token(self, token_id: int, at_ms: int) -> str | None:
+        """Revoke a token; returns its hash, or None if there was none in force."""
+        def revoke(db: sqlite3.Connection) -> str | None:
+            row = db.execute("SELECT hash FROM tokens WHERE id = ? AND revoked_ms IS NULL",
+                             (token_id,)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE tokens SET revoked_ms = ? WHERE id = ?", (at_ms, token_id))
+            return str(row[0])
+        return await self.call(revoke)
+
+    async def add_note(self, session_id: str, at_ms: int, user: str, text: str) -> None:
+        """Add a note to a session."""
+        await self.call(lambda db: db.execute(
+            "INSERT INTO notes (session_id, at_ms, user, text) VALUES (?, ?, ?, ?)",
+            (session_id, at_ms, user, text),
+        ))
+
+    async def notes(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's notes, oldest first."""
+        rows = await self.call(lambda db: db.execute(
+            "SELECT at_ms, user, text FROM notes WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall())
+        return [dict(row) for row in rows]
 
     async def audit(
         self, at_ms: int, user: str, action: str, session_id: str | None, detail: dict[str, Any]

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from monitor.service import Started, run_monitor
 from monitor.settings import Settings
@@ -29,6 +31,9 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
         yield broker
 
 
+BOOTSTRAP = "integration-bootstrap-token-0123456789"
+
+
 @dataclass
 class RunningMonitor:
     started: Started
@@ -39,9 +44,20 @@ class RunningMonitor:
     def url(self) -> str:
         return self.started.dashboard_url.rstrip("/")
 
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws/board"
+    def ws_url(self, token: str = BOOTSTRAP) -> str:
+        return self.url.replace("http://", "ws://") + f"/ws/board?token={token}"
+
+    def api(self, token: str = BOOTSTRAP) -> httpx.AsyncClient:
+        """An API client signed in with ``token`` (the bootstrap admin's by default)."""
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {token}"})
+
+    async def token(self, name: str, role: str) -> str:
+        """A new token for ``name`` with ``role``."""
+        async with self.api() as admin:
+            response = await admin.post("/api/tokens", json={"name": name, "role": role})
+            response.raise_for_status()
+            token: str = response.json()["token"]
+            return token
 
     def db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.settings.data_dir / "monitor.db")
@@ -77,7 +93,7 @@ def site() -> str:
 def monitor_settings(mosquitto: Mosquitto, tmp_path: Path, site: str) -> Settings:
     return Settings(
         mqtt_url=mosquitto.url, mqtt_client_id=f"monitor-{site}", mqtt_sites=[site],
-        http_port=0, data_dir=tmp_path / "var",
+        http_port=0, data_dir=tmp_path / "var", bootstrap_token=SecretStr(BOOTSTRAP),
     )
 
 

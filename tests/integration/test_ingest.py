@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 async def open_session(monitor: RunningMonitor, bed: str) -> str:
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         response = await http.post(
             "/api/sessions", json={"site": monitor.site, "bed": bed, "patient_ref": "p-001"}
         )
@@ -44,7 +43,7 @@ async def test_sbp_190_reaches_the_board_as_a_high_alarm_and_is_stored(
     monitor: RunningMonitor, mosquitto: Mosquitto
 ) -> None:
     session_id = await open_session(monitor, "chair-1")
-    async with websockets.connect(monitor.ws_url) as socket:
+    async with websockets.connect(monitor.ws_url()) as socket:
         stream = messages(socket)
         first = await anext(stream)
         assert first["type"] == "snapshot"
@@ -81,7 +80,7 @@ async def test_bad_payloads_are_dead_lettered_and_the_next_reading_still_counts(
         await mqtt.publish(topic, json.dumps({"v": 7, "device_id": "m", "seq": 1}), qos=1)
         await mqtt.publish(topic, reading(3, hr=71), qos=1)
 
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         async def board_shows_reading() -> bool:
             board = (await http.get("/api/board")).json()
             return any(b["vitals"].get("hr", {}).get("value") == 71 for b in board["beds"])
@@ -121,7 +120,7 @@ async def test_readings_published_while_the_monitor_is_down_are_all_stored_once(
                 count: int = db.execute("SELECT count(*) FROM readings").fetchone()[0]
             return count >= 50
         await eventually(all_stored)
-        async with httpx.AsyncClient(base_url=monitor.url) as http:
+        async with monitor.api() as http:
             dead = (await http.get("/api/dead-letters")).json()
     with monitor.db() as db:
         seqs = [row[0] for row in db.execute("SELECT seq FROM readings ORDER BY seq")]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
@@ -132,7 +131,7 @@ def paging_settings(
 
 
 async def breach(monitor: RunningMonitor, mosquitto: Mosquitto, bed: str) -> None:
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         response = await http.post("/api/sessions", json={
             "site": monitor.site, "bed": bed, "patient_ref": "p-7"})
         assert response.status_code == 201
@@ -143,7 +142,7 @@ async def breach(monitor: RunningMonitor, mosquitto: Mosquitto, bed: str) -> Non
 
 
 async def active_alarm(monitor: RunningMonitor, code: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         alarms = (await http.get("/api/alarms", params={"state": "open"})).json()["alarms"]
     matching = [a for a in alarms if a["code"] == code]
     assert matching, alarms
@@ -167,7 +166,7 @@ async def test_unacknowledged_breach_escalates_from_nurses_to_the_lead(
             await eventually(lambda: len(inbox.messages) == 1, timeout_s=5)
             await asyncio.sleep(0.3)
             alarm = await active_alarm(monitor, "sbp_high")
-            async with httpx.AsyncClient(base_url=monitor.url) as http:
+            async with monitor.api() as http:
                 history = (await http.get(f"/api/alarms/{alarm['id']}/history")).json()
     assert alert.topic.value == f"infusion/{site}/alerts/chair-1"
     assert json.loads(alert.payload)["code"] == "sbp_high"
@@ -193,8 +192,8 @@ async def test_acknowledging_stops_the_escalation(
         await breach(monitor, mosquitto, "chair-2")
         await eventually(lambda: len(receiver.pages) == 1, timeout_s=5)
         alarm = await active_alarm(monitor, "sbp_high")
-        async with httpx.AsyncClient(base_url=monitor.url) as http:
-            acked = await http.post(f"/api/alarms/{alarm['id']}/ack", json={"user": "nurse-kim"})
+        async with monitor.api(await monitor.token("nurse-kim", "nurse")) as http:
+            acked = await http.post(f"/api/alarms/{alarm['id']}/ack")
             assert acked.status_code == 200
             assert acked.json()["state"] == "acknowledged"
             await asyncio.sleep(2.0)
@@ -216,13 +215,13 @@ async def test_a_receiver_that_is_down_is_retried_then_raises_a_technical_alarm(
         await breach(monitor, mosquitto, "chair-3")
 
         async def page_failed_shown() -> bool:
-            async with httpx.AsyncClient(base_url=monitor.url) as http:
+            async with monitor.api() as http:
                 alarms = (await http.get("/api/alarms", params={"state": "active"})).json()
             return any(a["code"] == "page_failed" for a in alarms["alarms"])
         await eventually(page_failed_shown, timeout_s=10)
         failed = await active_alarm(monitor, "page_failed")
         sbp = await active_alarm(monitor, "sbp_high")
-        async with httpx.AsyncClient(base_url=monitor.url) as http:
+        async with monitor.api() as http:
             history = (await http.get(f"/api/alarms/{sbp['id']}/history")).json()["history"]
     assert (failed["kind"], failed["bed"], failed["priority"]) == ("technical", "chair-3", "medium")
     [record] = [h for h in history if h["transition"] == "page_failed"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.integration.conftest import Mosquitto, RunningMonitor, eventually, publisher, reading
@@ -14,7 +13,9 @@ async def test_session_phases_baseline_overrides_and_audit(
     monitor: RunningMonitor, mosquitto: Mosquitto
 ) -> None:
     topic = f"infusion/{monitor.site}/chair-9/vitals"
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    ana = monitor.api(await monitor.token("nurse-ana", "nurse"))
+    lee = monitor.api(await monitor.token("dr-lee", "nurse"))
+    async with monitor.api() as http, ana, lee:
         created = (await http.post("/api/sessions", json={
             "site": monitor.site, "bed": "chair-9", "patient_ref": "p-9"})).json()
         sid = created["id"]
@@ -32,14 +33,13 @@ async def test_session_phases_baseline_overrides_and_audit(
 
         skip = await http.post(f"/api/sessions/{sid}/phase", json={"phase": "observation"})
         assert skip.status_code == 409
-        started = (await http.post(f"/api/sessions/{sid}/phase",
-                                   json={"phase": "infusion", "user": "nurse-ana"})).json()
+        started = (await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "infusion"})).json()
         assert started["baseline"] == {"sbp": 150.0, "dbp": 94.0, "hr": 71.0}  # HR 0 left out
         assert started["warnings"] == ["resting BP 150/94 is above 140/90"]
 
         rules = {"delay_s": 0, "rules": [{"when": ">", "limit": 90, "priority": "high"}]}
-        changed = await http.post(f"/api/sessions/{sid}/thresholds",
-                                  json={"vital": "hr", "rules": rules, "user": "dr-lee"})
+        changed = await lee.post(f"/api/sessions/{sid}/thresholds",
+                                 json={"vital": "hr", "rules": rules})
         assert changed.status_code == 200, changed.text
         bad = await http.post(f"/api/sessions/{sid}/thresholds",
                               json={"vital": "hr", "rules": {"delay_s": 0, "rules": []}})
@@ -53,14 +53,14 @@ async def test_session_phases_baseline_overrides_and_audit(
                     if a["session_id"] == sid] == [("hr_high", "high", 90.0)]
         await eventually(hr_alarm)
 
-        ended = (await http.post(f"/api/sessions/{sid}/phase",
-                                 json={"phase": "ended", "user": "nurse-ana"})).json()
+        ended = (await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "ended"})).json()
         assert ended["phase"] == "ended"
         audit = (await http.get(f"/api/sessions/{sid}/audit")).json()
         open_alarms = (await http.get("/api/alarms", params={"state": "open"})).json()["alarms"]
     changes = [(c["action"], c["user"]) for c in audit["changes"]]
-    assert changes == [("phase", "nurse-ana"), ("thresholds", "dr-lee"), ("phase", "nurse-ana")]
-    assert audit["changes"][1]["detail"]["after"]["rules"][0]["limit"] == 90
+    assert changes == [("opened", "bootstrap-admin"), ("phase", "nurse-ana"),
+                       ("thresholds", "dr-lee"), ("phase", "nurse-ana")]
+    assert audit["changes"][2]["detail"]["after"]["rules"][0]["limit"] == 90
     by_code = {a["code"]: a for a in audit["alarms"]}
     assert sorted(by_code) == ["hr_high", "implausible"]  # HR 0 in the baseline
     alarm = by_code["hr_high"]

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import aiomqtt
-import httpx
 import pytest
 
 from device_sim.cli import chair_specs
@@ -52,7 +51,7 @@ async def test_senml_chairs_driven_through_the_api_reach_the_monitor(
 ) -> None:
     specs = chair_specs(monitor.site, 2, seed=1)
     devices = [SimulatedMonitor(spec, use_senml=True) for spec in specs]
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         driver = SessionDriver(ApiSessions(http))
         for device in devices:
             await driver.follow(device)
@@ -81,7 +80,7 @@ async def test_a_recording_replays_into_the_monitor(
         "ts": f"2026-11-20T10:00:{second:02d}.000Z", "seq": second, "device_id": "rec-1",
         "vitals": {"hr": 60 + second, "spo2": 97},
     }) for second in range(30)))
-    async with httpx.AsyncClient(base_url=monitor.url) as http:
+    async with monitor.api() as http:
         session = (await http.post("/api/sessions", json={
             "site": monitor.site, "bed": "replayed", "patient_ref": "p-r"})).json()
         sent = await replay(BrokerAddress.parse(mosquitto.url), load(recording),

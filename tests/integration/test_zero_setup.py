@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,8 +29,18 @@ def readme_command(name: str) -> list[str]:
     raise AssertionError(f"README.md has no ./dev {name} command")
 
 
+@dataclass
+class Demo:
+    url: str
+    token: str
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=5,
+                         headers={"Authorization": f"Bearer {self.token}"})
+
+
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def demo(tmp_path: Path) -> Iterator[Demo]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env |= {
         "MONITOR_HTTP_PORT": str(free_port()),
@@ -41,39 +52,39 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     assert process.stdout is not None
-    url = None
+    match = None
     deadline = time.monotonic() + 120
     output = []
-    while url is None and time.monotonic() < deadline:
+    while match is None and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
         output.append(line)
-        match = re.match(r"Dashboard: (http://\S+)", line)
-        url = match.group(1) if match else None
+        match = re.match(r"Dashboard: (http://\S+)/\?token=(\S+)", line)
     try:
-        assert url is not None, "no dashboard URL printed:\n" + "".join(output)
-        yield process, url.rstrip("/")
+        assert match is not None, "no dashboard URL with its token printed:\n" + "".join(output)
+        yield Demo(match.group(1), match.group(2))
     finally:
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0, "".join(output) + rest
 
 
-def beds(url: str) -> dict[str, dict[str, object]]:
-    board = httpx.get(f"{url}/api/board", timeout=5).json()
+def beds(demo: Demo) -> dict[str, dict[str, object]]:
+    board = demo.get("/api/board").json()
     return {b["bed"]: b for b in board["beds"]}
 
 
-def test_demo_shows_four_chairs_updating(demo: tuple[subprocess.Popen[str], str]) -> None:
-    _, url = demo
-    assert httpx.get(f"{url}/", timeout=5).text.count("board.js") == 1
+def test_demo_shows_four_chairs_updating(demo: Demo) -> None:
+    assert httpx.get(f"{demo.url}/", timeout=5).text.count("board.js") == 1
+    assert httpx.get(f"{demo.url}/api/board", timeout=5).status_code == 401
+    assert demo.get("/api/me").json() == {"name": "demo-nurse", "role": "nurse"}
     deadline = time.monotonic() + 20
-    while len(first := beds(url)) < 4 and time.monotonic() < deadline:
+    while len(first := beds(demo)) < 4 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sorted(first) == ["bed-01", "bed-02", "bed-03", "bed-04"]
     time.sleep(2.5)
-    second = beds(url)
+    second = beds(demo)
     for bed, tile in second.items():
         assert tile["device_state"] == "online"
         assert tile["session"] is not None, f"{bed} has no session"

@@ -1,0 +1,126 @@
+"""Routes of the board and its alarms, and the board's WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, WebSocket, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.websockets import WebSocketDisconnect
+
+from monitor.alarm_actions import MAX_PAUSE_S
+from monitor.api.deps import ApiContext, Caller, Context, Nurse
+from monitor.domain.board import Message, alarm_message
+from monitor.domain.engine import UnknownAlarmError
+from monitor.pipeline import now_ms
+
+router = APIRouter(tags=["board"])
+socket_router = APIRouter()
+
+POLICY_VIOLATION = 1008
+
+
+class Pause(BaseModel):
+    """``POST /api/alarms/{id}/pause``."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(default=120, gt=0, le=MAX_PAUSE_S, description="how long")
+
+
+def _no_alarm(alarm_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no open alarm {alarm_id}")
+
+
+@router.get("/api/me")
+async def me(principal: Caller) -> dict[str, str]:
+    """Who the token belongs to, and its role (the dashboard shows controls by it)."""
+    return {"name": principal.name, "role": principal.role}
+
+
+@router.get("/api/board")
+async def board(context: Context) -> Message:
+    """Every bed as the board shows it now."""
+    return context.board.snapshot(now_ms())
+
+
+@router.get("/api/alarms")
+async def alarms(
+    context: Context,
+    state: Literal["active", "acknowledged", "paused", "cleared", "open"] | None = None,
+) -> dict[str, list[Message]]:
+    """Alarms, newest first; ``state=open`` for all not cleared."""
+    return {"alarms": [alarm_message(a) for a in await context.store.alarms(state)]}
+
+
+@router.post("/api/alarms/{alarm_id}/ack")
+async def acknowledge(alarm_id: str, context: Context, user: Nurse) -> Message:
+    """Acknowledge an open alarm (a latched one clears)."""
+    try:
+        return alarm_message(await context.actions.acknowledge(alarm_id, user.name))
+    except UnknownAlarmError:
+        raise _no_alarm(alarm_id) from None
+
+
+@router.post("/api/alarms/{alarm_id}/pause")
+async def pause(alarm_id: str, body: Pause, context: Context, user: Nurse) -> Message:
+    """Pause the alarm's bed, up to its priority, for a while."""
+    try:
+        return alarm_message(await context.actions.pause(alarm_id, user.name, body.seconds))
+    except UnknownAlarmError:
+        raise _no_alarm(alarm_id) from None
+
+
+@router.get("/api/alarms/{alarm_id}/history")
+async def alarm_history(alarm_id: str, context: Context) -> dict[str, Any]:
+    """Every transition of an alarm: time, value, limit, user."""
+    history = await context.store.alarm_history(alarm_id)
+    if not history:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+    return {"history": history}
+
+
+@router.get("/api/dead-letters")
+async def dead_letters(
+    context: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    """The newest messages that were refused, with the reason."""
+    return {
+        "count": context.counters.invalid,
+        "dead_letters": await context.store.dead_letters(limit),
+    }
+
+
+@socket_router.websocket("/ws/board")
+async def board_socket(websocket: WebSocket) -> None:
+    """A snapshot, then deltas, as long as the client stays.
+
+    Browsers cannot set headers on a WebSocket, so the token comes as
+    ``?token=``; a missing or unknown one closes the socket before any data.
+    """
+    context: ApiContext = websocket.app.state.context
+    token = websocket.query_params.get("token")
+    if token is None or context.tokens.lookup(token) is None:
+        context.counters.auth_failures += 1
+        await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
+        return
+    await websocket.accept()
+    client = context.hub.connect()
+
+    async def send() -> None:
+        while True:
+            frame = await client.next_frame(lambda: context.board.snapshot(now_ms()))
+            await websocket.send_text(frame)
+
+    sender = asyncio.create_task(send(), name="ws-send")
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        context.hub.disconnect(client)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await sender

@@ -1,0 +1,165 @@
+"""Routes of sessions: open, phases, thresholds, notes, vitals, audit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.api.deps import Context, Nurse
+from monitor.domain.board import Message, alarm_message, session_message
+from monitor.domain.limits import ProfileError, VitalDoc, VitalName
+from monitor.domain.readings import BedRef
+from monitor.domain.sessions import Phase, PhaseError
+from monitor.pipeline import now_ms
+from monitor.sessions import SessionConflictError, UnknownSessionError
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+
+class CreateSession(BaseModel):
+    """``POST /api/sessions``."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(pattern=NAME_PATTERN, description="site, as in the MQTT topic")
+    bed: str = Field(pattern=NAME_PATTERN, description="bed, as in the MQTT topic")
+    patient_ref: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="pseudonymous reference, never a name"
+    )
+    profile: str | None = Field(default=None, description="threshold profile; default if unset")
+
+
+class PhaseChange(BaseModel):
+    """``POST /api/sessions/{id}/phase``."""
+
+    model_config = ConfigDict(extra="forbid")
+    phase: Phase = Field(description="the phase the session moves to")
+
+
+class ThresholdChange(BaseModel):
+    """``POST /api/sessions/{id}/thresholds``: one vital's rules for this session."""
+
+    model_config = ConfigDict(extra="forbid")
+    vital: VitalName = Field(description="the vital whose rules change")
+    rules: VitalDoc | None = Field(description="the new rules; null restores the profile's")
+
+
+class Note(BaseModel):
+    """``POST /api/sessions/{id}/notes``."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=4000, description="what happened")
+
+
+def no_session(session_id: str) -> HTTPException:
+    """The 404 of a session that does not exist."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
+
+
+async def _existing(context: Context, session_id: str) -> None:
+    try:
+        await context.sessions.get(session_id)
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_session(body: CreateSession, context: Context, user: Nurse) -> Message:
+    """Open a session at a bed (in its baseline phase)."""
+    try:
+        session = await context.sessions.create(
+            BedRef(body.site, body.bed), body.patient_ref, body.profile, user.name
+        )
+    except SessionConflictError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return session_message(session)
+
+
+@router.get("")
+async def list_sessions(
+    context: Context, open_only: Annotated[bool, Query(alias="open")] = False
+) -> dict[str, list[Message]]:
+    """Every session, oldest first (``?open=true``: only those not ended)."""
+    sessions = await context.store.sessions(open_only=open_only)
+    return {"sessions": [session_message(s) for s in sessions]}
+
+
+@router.get("/{session_id}")
+async def get_session(session_id: str, context: Context) -> Message:
+    """One session."""
+    try:
+        return session_message(await context.sessions.get(session_id))
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+
+
+@router.post("/{session_id}/phase")
+async def change_phase(
+    session_id: str, body: PhaseChange, context: Context, user: Nurse
+) -> Message:
+    """Move a session to its next phase, or end it."""
+    try:
+        session = await context.sessions.advance(session_id, body.phase, user.name)
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+    except PhaseError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return session_message(session)
+
+
+@router.post("/{session_id}/thresholds")
+async def change_thresholds(
+    session_id: str, body: ThresholdChange, context: Context, user: Nurse
+) -> Message:
+    """Replace one vital's alarm rules for this session (audited)."""
+    try:
+        session = await context.sessions.set_thresholds(
+            session_id, body.vital, body.rules, user.name
+        )
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+    except (ProfileError, ValueError) as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return session_message(session)
+
+
+@router.post("/{session_id}/notes", status_code=status.HTTP_201_CREATED)
+async def add_note(session_id: str, body: Note, context: Context, user: Nurse) -> Message:
+    """Add a note to a session."""
+    await _existing(context, session_id)
+    at = now_ms()
+    await context.store.add_note(session_id, at, user.name, body.text)
+    return {"at_ms": at, "user": user.name, "text": body.text}
+
+
+@router.get("/{session_id}/notes")
+async def notes(session_id: str, context: Context) -> dict[str, list[dict[str, Any]]]:
+    """A session's notes, oldest first."""
+    await _existing(context, session_id)
+    return {"notes": await context.store.notes(session_id)}
+
+
+@router.get("/{session_id}/vitals")
+async def session_vitals(session_id: str, context: Context) -> dict[str, list[Message]]:
+    """Every stored reading of a session, in device-time order."""
+    await _existing(context, session_id)
+    return {"readings": await context.store.session_readings(session_id)}
+
+
+@router.get("/{session_id}/audit")
+async def session_audit(session_id: str, context: Context) -> dict[str, Any]:
+    """Phase and threshold changes, and every alarm transition, of a session."""
+    await _existing(context, session_id)
+    alarms = await context.store.alarms(session_id=session_id)
+    return {
+        "changes": await context.store.audit_log(session_id),
+        "alarms": [
+            {**alarm_message(a), "history": await context.store.alarm_history(a.id)}
+            for a in alarms
+        ],
+    }
