@@ -1,12 +1,19 @@
 // The live board: a snapshot over /ws/board, then deltas. A value older than
-// STALE_MS is shown as -?-, never as if it were current.
+// its stale limit, or under a technical alarm, is shown as -?-, never as if
+// it were current.
 "use strict";
 
 const STALE_MS = { hr: 10000, spo2: 10000, rr: 10000, etco2: 10000 };
 const BP_STALE_MS = 15 * 60 * 1000;
+const TREND_MS = 15 * 60 * 1000;
 const RANK = { high: 3, medium: 2, low: 1 };
-const beds = new Map();   // "site/bed" -> bed state as in the snapshot
-let clockSkewMs = 0;      // server time minus browser time
+const BP_GROUP = ["sbp", "dbp", "map"];
+
+const beds = new Map();    // "site/bed" -> bed state as in the snapshot
+const trends = new Map();  // "site/bed" -> {t: [], hr: [], spo2: []} (seconds)
+const plots = new Map();   // "site/bed" -> uPlot
+let clockSkewMs = 0;       // server time minus browser time
+let me = null;
 
 const board = document.getElementById("board");
 const template = document.getElementById("tile");
@@ -21,13 +28,42 @@ function bedState(site, bed) {
   return beds.get(k);
 }
 
+function trendOf(k) {
+  if (!trends.has(k)) trends.set(k, { t: [], hr: [], spo2: [] });
+  return trends.get(k);
+}
+
+function addTrend(k, atMs, vitals) {
+  if (vitals.hr === undefined && vitals.spo2 === undefined) return;
+  const trend = trendOf(k);
+  trend.t.push(atMs / 1000);
+  trend.hr.push(vitals.hr ?? null);
+  trend.spo2.push(vitals.spo2 ?? null);
+  const oldest = (Date.now() + clockSkewMs - TREND_MS) / 1000;
+  while (trend.t.length && trend.t[0] < oldest) {
+    trend.t.shift(); trend.hr.shift(); trend.spo2.shift();
+  }
+}
+
+async function loadTrend(b) {
+  const since = Date.now() + clockSkewMs - TREND_MS;
+  const { readings } = await api(`/api/sessions/${b.session.id}/vitals?from=${Math.round(since)}`);
+  const k = key(b.site, b.bed);
+  trends.set(k, { t: [], hr: [], spo2: [] });
+  for (const r of readings) addTrend(k, Date.parse(r.ts), r.vitals);
+}
+
 function apply(message) {
   switch (message.type) {
     case "snapshot":
       clockSkewMs = message.server_ms - Date.now();
       beds.clear();
-      for (const b of message.beds) beds.set(key(b.site, b.bed), b);
+      for (const b of message.beds) {
+        beds.set(key(b.site, b.bed), b);
+        if (b.session) loadTrend(b).catch(() => {});
+      }
       board.replaceChildren();
+      plots.clear();
       break;
     case "reading": {
       const b = bedState(message.site, message.bed);
@@ -37,6 +73,7 @@ function apply(message) {
       b.device_id = message.device_id;
       b.device_state = "online";
       b.last_received_ms = message.received_ms;
+      addTrend(key(b.site, b.bed), at, message.vitals);
       break;
     }
     case "alarm": {
@@ -52,29 +89,13 @@ function apply(message) {
       break;
     }
     case "device": {
-      const b = bedState(message.site, message.bed);
-      b.device_state = message.state;
+      bedState(message.site, message.bed).device_state = message.state;
       break;
     }
   }
 }
 
-function tileFor(b) {
-  const id = `tile-${b.site}-${b.bed}`;
-  let tile = document.getElementById(id);
-  if (!tile) {
-    tile = template.content.firstElementChild.cloneNode(true);
-    tile.id = id;
-    tile.dataset.bed = key(b.site, b.bed);
-    board.append(tile);
-  }
-  return tile;
-}
-
-const BP_GROUP = ["sbp", "dbp", "map"];
-
 function doubtful(b, vital) {
-  // A technical alarm on the vital (stale, sensor off, implausible) or on the device.
   return b.alarms.some((a) => a.kind === "technical" && (
     a.code === "offline" || a.vital === vital || (a.code === "nibp_overdue" && BP_GROUP.includes(vital))));
 }
@@ -97,57 +118,106 @@ function sessionLine(s, now) {
   return text;
 }
 
-function alarmState(a) {
-  if (a.state === "acknowledged") return `acknowledged by ${a.acknowledged_by}`;
-  if (a.state === "paused") return "paused";
-  return a.condition_present === false ? "latched: acknowledge" : "ACTIVE";
+function tileFor(b) {
+  const k = key(b.site, b.bed);
+  let tile = board.querySelector(`[data-bed="${CSS.escape(k)}"]`);
+  if (!tile) {
+    tile = template.content.firstElementChild.cloneNode(true);
+    tile.dataset.bed = k;
+    board.append(tile);
+    plots.set(k, new uPlot({
+      width: 260, height: 56, legend: { show: false }, cursor: { show: false },
+      axes: [{ show: false }, { show: false }],
+      scales: { x: { time: true }, hr: { range: [40, 140] }, spo2: { range: [80, 100] } },
+      series: [{}, { stroke: "#c2410c", scale: "hr", width: 1.5, points: { show: false } },
+        { stroke: "#2563eb", scale: "spo2", width: 1.5, points: { show: false } }],
+    }, [[], [], []], tile.querySelector(".trend")));
+  }
+  return tile;
 }
 
-function minutes(ms) { return `${Math.max(0, Math.round(ms / 60000))} min`; }
+async function act(path, body) {
+  try {
+    await api(path, { method: "POST", body: JSON.stringify(body || {}) });
+  } catch (error) {
+    alert(`Not done: ${error.message}`);
+  }
+}
+
+function alarmItem(a) {
+  const li = document.createElement("li");
+  li.dataset.priority = a.priority;
+  li.dataset.alarmId = a.id;
+  li.dataset.state = a.state;
+  const label = document.createElement("span");
+  label.textContent = `${alarmText(a)} · ${alarmState(a)}`;
+  li.append(label);
+  if (me && canAct(me) && a.state !== "acknowledged") {
+    const ack = document.createElement("button");
+    ack.className = "ack";
+    ack.textContent = "Acknowledge";
+    ack.onclick = () => act(`/api/alarms/${a.id}/ack`);
+    li.append(ack);
+    if (a.state === "active") {
+      const pause = document.createElement("button");
+      pause.className = "pause";
+      pause.textContent = "Pause 2 min";
+      pause.onclick = () => act(`/api/alarms/${a.id}/pause`, { seconds: 120 });
+      li.append(pause);
+    }
+  }
+  return li;
+}
+
+function renderVitals(tile, b, now) {
+  for (const vital of ["hr", "spo2", "rr", "etco2"]) {
+    const cell = tile.querySelector(`[data-vital="${vital}"]`);
+    const v = fresh(b, vital, now, STALE_MS[vital]);
+    cell.textContent = v ? Math.round(v.value) : "-?-";
+    cell.classList.toggle("unknown", !v);
+  }
+  const bpCell = tile.querySelector('[data-vital="bp"]');
+  const sbp = fresh(b, "sbp", now, BP_STALE_MS);
+  const dbp = fresh(b, "dbp", now, BP_STALE_MS);
+  bpCell.replaceChildren();
+  if (sbp && dbp) {
+    const age = document.createElement("span");
+    age.className = "age";
+    age.textContent = ` ${minutes(now - sbp.ts_ms)} ago`;
+    bpCell.append(`${Math.round(sbp.value)}/${Math.round(dbp.value)}`, age);
+  } else {
+    bpCell.textContent = "-?-";
+  }
+  bpCell.classList.toggle("unknown", !(sbp && dbp));
+}
 
 function render() {
   const now = Date.now() + clockSkewMs;
-  const sorted = [...beds.values()].sort((a, b) => key(a.site, a.bed).localeCompare(key(b.site, b.bed)));
+  const sorted = [...beds.values()].sort((x, y) => key(x.site, x.bed).localeCompare(key(y.site, y.bed)));
+  let loudest = null;
   for (const b of sorted) {
     const tile = tileFor(b);
-    tile.querySelector(".bed").textContent = `${b.bed}`;
-    const s = b.session;
-    tile.querySelector(".session").textContent = s ? sessionLine(s, now) : "no session";
-    for (const vital of ["hr", "spo2", "rr", "etco2"]) {
-      const cell = tile.querySelector(`[data-vital="${vital}"]`);
-      const v = fresh(b, vital, now, STALE_MS[vital]);
-      cell.textContent = v ? Math.round(v.value) : "-?-";
-      cell.classList.toggle("unknown", !v);
-    }
-    const bpCell = tile.querySelector('[data-vital="bp"]');
-    const sbp = fresh(b, "sbp", now, BP_STALE_MS);
-    const dbp = fresh(b, "dbp", now, BP_STALE_MS);
-    if (sbp && dbp) {
-      bpCell.innerHTML = "";
-      bpCell.append(`${Math.round(sbp.value)}/${Math.round(dbp.value)} `);
-      const age = document.createElement("span");
-      age.className = "age";
-      age.textContent = `${minutes(now - sbp.ts_ms)} ago`;
-      bpCell.append(age);
-    } else {
-      bpCell.textContent = "-?-";
-    }
-    bpCell.classList.toggle("unknown", !(sbp && dbp));
+    const k = key(b.site, b.bed);
+    tile.dataset.updated = b.last_received_ms ?? "";
+    tile.querySelector(".bed").textContent = b.bed;
+    const link = tile.querySelector(".session");
+    link.textContent = b.session ? sessionLine(b.session, now) : "no session";
+    if (b.session) link.href = `/session?id=${b.session.id}`; else link.removeAttribute("href");
+    renderVitals(tile, b, now);
     const alarms = [...b.alarms].sort((x, y) => RANK[y.priority] - RANK[x.priority]);
     const top = alarms.find((a) => a.state === "active") || alarms[0];
     tile.dataset.priority = top ? top.priority : "none";
+    tile.dataset.alarmState = top ? top.state : "";
     tile.querySelector(".alarm-label").textContent = top
-      ? `${top.priority.toUpperCase()} ${top.kind === "technical" ? "TECHNICAL" : "ALARM"}` : "";
-    tile.querySelector(".alarms").replaceChildren(...alarms.map((a) => {
-      const li = document.createElement("li");
-      li.dataset.priority = a.priority;
-      li.dataset.alarmId = a.id;
-      const detail = a.kind === "technical" ? (a.vital ? ` ${a.vital}` : "")
-        : ` ${a.value ?? ""} (limit ${a.limit ?? "-"})`;
-      li.textContent = `${a.code.replace("_", " ")}${detail} · ${alarmState(a)}`;
-      return li;
-    }));
+      ? `${ALARM_WORDS[top.priority]} ${top.kind === "technical" ? "TECHNICAL" : "ALARM"}` : "";
+    tile.querySelector(".alarms").replaceChildren(...alarms.map(alarmItem));
+    for (const a of alarms) {
+      if (a.state === "active" && (!loudest || RANK[a.priority] > RANK[loudest])) loudest = a.priority;
+    }
+    const trend = trendOf(k);
+    plots.get(k).setData([trend.t, trend.hr, trend.spo2]);
   }
+  if (loudest) sound.play(loudest);
 }
 
 let renderPending = false;
@@ -167,7 +237,7 @@ function setConnection(live) {
 
 function connect(delayMs = 500) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/board`);
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/board?token=${encodeURIComponent(auth.token())}`);
   socket.onopen = () => { delayMs = 500; };
   socket.onmessage = (event) => {
     const data = JSON.parse(event.data);
@@ -177,9 +247,20 @@ function connect(delayMs = 500) {
   };
   socket.onclose = () => {
     setConnection(false);
-    setTimeout(() => connect(Math.min(delayMs * 2, 5000)), delayMs);
+    setTimeout(() => connect(Math.min(delayMs * 2, 4000)), delayMs);
   };
 }
 
-setInterval(render, 500);
-connect();
+document.getElementById("sound").onclick = async (event) => {
+  await sound.enable();
+  event.target.textContent = "Sound is on";
+  event.target.disabled = true;
+};
+
+signIn().then((who) => {
+  me = who;
+  showUser(me);
+  document.body.dataset.role = me.role;
+  setInterval(render, 500);
+  connect();
+});

@@ -325,11 +325,15 @@ class SqliteStore:
         ).fetchall())
         return [_alarm_from_row(row) for row in rows]
 
-    async def session_readings(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's readings in device-time order, as the vitals API returns them."""
+    async def session_readings(
+        self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A session's readings in device-time order (optionally from/to, Unix ms)."""
+        window = (session_id, from_ms or 0, to_ms if to_ms is not None else 2**62)
         rows = await self.call(lambda db: db.execute(
             f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
-            "WHERE session_id = ? ORDER BY ts_ms, device_id, seq", (session_id,)
+            "WHERE session_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, device_id, seq",
+            window,
         ).fetchall())
         return [
             {

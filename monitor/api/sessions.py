@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -144,11 +145,52 @@ async def notes(session_id: str, context: Context) -> dict[str, list[dict[str, A
     return {"notes": await context.store.notes(session_id)}
 
 
+def _instant(value: str | None, name: str) -> int | None:
+    """Unix ms from ``value``: an integer of ms, or ISO 8601 with an offset."""
+    if value is None:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"{name} must be Unix ms or ISO 8601 with an offset, got {value!r}")
+    return round(moment.timestamp() * 1000)
+
+
 @router.get("/{session_id}/vitals")
-async def session_vitals(session_id: str, context: Context) -> dict[str, list[Message]]:
-    """Every stored reading of a session, in device-time order."""
+async def session_vitals(
+    session_id: str,
+    context: Context,
+    start: Annotated[str | None, Query(alias="from", description="Unix ms or ISO 8601")] = None,
+    end: Annotated[str | None, Query(alias="to", description="Unix ms or ISO 8601")] = None,
+) -> dict[str, list[Message]]:
+    """A session's stored readings in device-time order, optionally from/to."""
     await _existing(context, session_id)
-    return {"readings": await context.store.session_readings(session_id)}
+    readings = await context.store.session_readings(
+        session_id, _instant(start, "from"), _instant(end, "to")
+    )
+    return {"readings": readings}
+
+
+@router.get("/{session_id}/limits")
+async def session_limits(session_id: str, context: Context) -> dict[str, list[dict[str, Any]]]:
+    """The alarm limits in force for the session (profile, overrides and baseline applied)."""
+    try:
+        session = await context.sessions.get(session_id)
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+    profile = context.sessions.profile_of(session)
+    return {"limits": [
+        {"code": code, "vital": rule.vital, "when": rule.when, "priority": rule.priority,
+         "limit": rule.limit_for(session.baseline), "baseline_pct": rule.baseline_pct,
+         "delay_s": rule.delay_ms / 1000, "hysteresis": rule.hysteresis}
+        for conditions in profile.by_vital.values()
+        for code, rules in conditions.items() for rule in rules
+    ]}
 
 
 @router.get("/{session_id}/audit")

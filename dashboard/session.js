@@ -1,0 +1,193 @@
+// One session: charts (BP as points, limits dashed, phases marked), alarms
+// with their audit trail, notes, phase controls and threshold overrides.
+// An ended session is shown read-only, for review.
+"use strict";
+
+const sessionId = new URL(location.href).searchParams.get("id");
+const NEXT = { baseline: ["infusion", "Start infusion"], infusion: ["observation", "Stop infusion"], observation: null };
+const PHASE_COLOURS = { baseline: "#6b7280", infusion: "#b45309", observation: "#15803d", ended: "#111827" };
+let me = null;
+let session = null;
+const charts = {};
+
+function phaseMarks(u) {
+  // Draws a labelled vertical line where each phase began.
+  const { ctx, bbox } = u;
+  for (const [phase, at] of Object.entries(session.phase_started_ms)) {
+    const x = u.valToPos(at / 1000, "x", true);
+    if (x < bbox.left || x > bbox.left + bbox.width) continue;
+    ctx.save();
+    ctx.strokeStyle = PHASE_COLOURS[phase];
+    ctx.fillStyle = PHASE_COLOURS[phase];
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    ctx.font = `${12 * devicePixelRatio}px system-ui`;
+    ctx.fillText(phase, x + 4, bbox.top + 14 * devicePixelRatio);
+    ctx.restore();
+  }
+}
+
+function chart(id, series, scales, axes, data) {
+  const element = document.getElementById(id);
+  const options = {
+    width: Math.min(1150, element.clientWidth || 1100), height: 260, series, scales, axes,
+    hooks: { draw: [phaseMarks] },
+  };
+  if (charts[id]) { charts[id].setData(data); return; }
+  charts[id] = new uPlot(options, data, element);
+}
+
+function columns(readings, vitals) {
+  const t = [];
+  const values = vitals.map(() => []);
+  for (const r of readings) {
+    if (!vitals.some((v) => r.vitals[v] !== undefined)) continue;
+    t.push(Date.parse(r.ts) / 1000);
+    vitals.forEach((v, i) => values[i].push(r.vitals[v] ?? null));
+  }
+  return [t, ...values];
+}
+
+function drawCharts(readings, limits) {
+  chart("chart-continuous", [
+    {},
+    { label: "HR /min", stroke: "#c2410c", scale: "n" },
+    { label: "RR /min", stroke: "#7c3aed", scale: "n" },
+    { label: "EtCO₂ mmHg", stroke: "#0f766e", scale: "n" },
+    { label: "SpO₂ %", stroke: "#2563eb", scale: "%" },
+  ], { n: { range: [0, 160] }, "%": { range: [70, 100] } },
+  [{}, { scale: "n" }, { scale: "%", side: 1, grid: { show: false } }],
+  columns(readings, ["hr", "rr", "etco2", "spo2"]));
+
+  const bp = columns(readings, ["sbp", "dbp"]);
+  const points = { paths: () => null, points: { show: true, size: 8 } };
+  const bpLimits = limits.filter((l) => (l.vital === "sbp" || l.vital === "dbp") && l.limit !== null);
+  const series = [{}, { label: "SBP", stroke: "#b91c1c", ...points }, { label: "DBP", stroke: "#1d4ed8", ...points }];
+  const data = [...bp];
+  for (const l of bpLimits) {
+    series.push({ label: `${l.vital} ${l.when} ${l.limit} (${l.priority})`, dash: [6, 4], width: 1,
+      stroke: l.priority === "high" ? "#c81e1e" : "#a16207", points: { show: false } });
+    data.push(bp[0].map(() => l.limit));
+  }
+  chart("chart-bp", series, { y: { range: [40, 220] } }, [{}, {}], data);
+}
+
+function renderFacts() {
+  document.getElementById("title").textContent = `${session.patient_ref} at ${session.site}/${session.bed}`;
+  const facts = document.getElementById("facts");
+  const baseline = Object.entries(session.baseline).map(([v, x]) => `${v} ${x}`).join(", ") || "not yet (set when the infusion starts)";
+  const rows = [["phase", session.phase], ["profile", session.profile], ["baseline", baseline],
+    ...Object.entries(session.phase_started_ms).map(([p, at]) => [`${p} from`, new Date(at).toLocaleString()])];
+  facts.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v;
+    return [dt, dd];
+  }));
+  document.getElementById("warnings").textContent = (session.warnings || []).map((w) => `⚠ ${w}`).join(" ");
+  const controls = document.getElementById("phase-controls");
+  controls.replaceChildren();
+  if (!canAct(me) || session.phase === "ended") return;
+  const next = NEXT[session.phase];
+  const buttons = next ? [next, ["ended", "End session"]] : [["ended", "End session"]];
+  for (const [phase, text] of buttons) {
+    const button = document.createElement("button");
+    button.textContent = text;
+    button.dataset.phase = phase;
+    button.onclick = async () => {
+      if (phase === "ended" && !confirm("End this session? Its alarms clear.")) return;
+      try {
+        session = await api(`/api/sessions/${sessionId}/phase`, { method: "POST", body: JSON.stringify({ phase }) });
+        document.getElementById("phase-error").textContent = "";
+        await refresh();
+      } catch (error) {
+        document.getElementById("phase-error").textContent = error.message;
+      }
+    };
+    controls.append(button);
+  }
+}
+
+function renderAlarms(audit) {
+  const rows = audit.alarms.map((a) => {
+    const tr = document.createElement("tr");
+    tr.dataset.alarmId = a.id;
+    const history = document.createElement("ul");
+    history.className = "history";
+    for (const h of a.history) {
+      const li = document.createElement("li");
+      li.textContent = `${clock(h.at_ms)} ${h.transition}${h.value !== null ? ` ${h.value}` : ""}`
+        + `${h.user ? ` by ${h.user}` : ""}${h.detail ? ` (${h.detail})` : ""}`;
+      history.append(li);
+    }
+    const cells = [clock(a.raised_ms), alarmText(a), a.priority, alarmState(a)].map((text) => {
+      const td = document.createElement("td"); td.textContent = text; return td;
+    });
+    const last = document.createElement("td");
+    last.append(history);
+    tr.append(...cells, last);
+    return tr;
+  });
+  document.getElementById("alarms").replaceChildren(...rows);
+}
+
+function renderLimits(limits) {
+  document.getElementById("limits").replaceChildren(...limits.map((l) => {
+    const tr = document.createElement("tr");
+    const condition = l.limit !== null ? `${l.when} ${l.limit}` : `${l.when} baseline ${l.baseline_pct > 0 ? "+" : ""}${l.baseline_pct} % (no baseline yet)`;
+    for (const text of [l.vital, condition, l.priority, l.delay_s ? `${l.delay_s} s` : "at once"]) {
+      const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    return tr;
+  }));
+  document.getElementById("override-form").hidden = !canAct(me) || session.phase === "ended";
+}
+
+async function refresh() {
+  session = await api(`/api/sessions/${sessionId}`);
+  const [{ readings }, { limits }, audit, { notes }] = await Promise.all([
+    api(`/api/sessions/${sessionId}/vitals`), api(`/api/sessions/${sessionId}/limits`),
+    api(`/api/sessions/${sessionId}/audit`), api(`/api/sessions/${sessionId}/notes`)]);
+  renderFacts();
+  drawCharts(readings, limits);
+  renderAlarms(audit);
+  renderLimits(limits);
+  document.getElementById("notes").replaceChildren(...notes.map((n) => {
+    const li = document.createElement("li");
+    li.textContent = `${new Date(n.at_ms).toLocaleString()} ${n.user}: ${n.text}`;
+    return li;
+  }));
+  document.getElementById("note-form").hidden = !canAct(me);
+}
+
+document.getElementById("note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = event.target.querySelector("textarea");
+  await api(`/api/sessions/${sessionId}/notes`, { method: "POST", body: JSON.stringify({ text: text.value }) });
+  text.value = "";
+  await refresh();
+});
+
+document.getElementById("override-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const error = document.getElementById("override-error");
+  try {
+    const rules = JSON.parse(form.rules.value);
+    await api(`/api/sessions/${sessionId}/thresholds`, { method: "POST", body: JSON.stringify({ vital: form.vital.value, rules }) });
+    error.textContent = "";
+    await refresh();
+  } catch (problem) {
+    error.textContent = problem.message;
+  }
+});
+
+signIn().then(async (who) => {
+  me = who;
+  showUser(me);
+  document.getElementById("page").hidden = false;
+  await refresh();
+  setInterval(() => { if (session.phase !== "ended") refresh(); }, 5000);
+});

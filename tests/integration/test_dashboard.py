@@ -1,0 +1,177 @@
+"""The nurses' board and session page in a real Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from device_sim.cli import chair_specs
+from device_sim.device import SimulatedMonitor
+from device_sim.runner import run_devices
+from monitor.adapters.mqtt import BrokerAddress
+from monitor.settings import Settings
+from tests.integration.conftest import (
+    Mosquitto,
+    RunningMonitor,
+    eventually,
+    free_port,
+    monitor_running,
+    publisher,
+    reading,
+)
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield browser
+        await browser.close()
+
+
+async def board(browser: Browser, url: str, token: str) -> Page:
+    page = await browser.new_page(viewport={"width": 1300, "height": 800})
+    await page.goto(f"{url}/?token={token}")
+    await expect(page.locator("#connection")).to_have_text("live")
+    return page
+
+
+async def open_session(monitor: RunningMonitor, bed: str) -> str:
+    async with monitor.api() as http:
+        response = await http.post("/api/sessions", json={
+            "site": monitor.site, "bed": bed, "patient_ref": f"p-{bed}"})
+        response.raise_for_status()
+        session_id: str = response.json()["id"]
+        return session_id
+
+
+@contextlib.asynccontextmanager
+async def chairs(mosquitto: Mosquitto, site: str, count: int) -> AsyncIterator[None]:
+    devices = [SimulatedMonitor(spec) for spec in chair_specs(site, count, seed=2)]
+    task = asyncio.create_task(run_devices(BrokerAddress.parse(mosquitto.url), devices))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_the_board_shows_the_chairs_with_values_that_change(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    for bed in ("bed-01", "bed-02", "bed-03"):
+        await open_session(monitor, bed)
+    async with chairs(mosquitto, monitor.site, 3):
+        page = await board(browser, monitor.url, await monitor.token("nurse-ana", "nurse"))
+        tiles = page.locator(".tile")
+        await expect(tiles).to_have_count(3)
+        first = page.locator(f'[data-bed="{monitor.site}/bed-01"]')
+        await expect(first.locator('[data-vital="hr"]')).to_have_text(re.compile(r"^\d+$"))
+        before = await first.get_attribute("data-updated")
+        await expect(first).not_to_have_attribute("data-updated", before or "", timeout=5000)
+        await expect(first.locator('[data-vital="bp"]')).to_contain_text("ago")
+        await asyncio.sleep(3)  # a few seconds of trend
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=ARTIFACTS / "board.png")
+    assert await page.locator("#who").text_content() == "nurse-ana (nurse)"
+
+
+async def test_a_breach_turns_its_tile_high_and_an_acknowledgement_reaches_every_board(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    await open_session(monitor, "chair-7")
+    nurse = await monitor.token("nurse-ben", "nurse")
+    first, second = await board(browser, monitor.url, nurse), await board(
+        browser, monitor.url, nurse)
+    tile = f'[data-bed="{monitor.site}/chair-7"]'
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-7/vitals",
+                           reading(1, sbp=191, dbp=96, map=128), qos=1)
+    for page in (first, second):
+        await expect(page.locator(tile)).to_have_attribute("data-priority", "high", timeout=2000)
+        await expect(page.locator(tile + " .alarm-label")).to_have_text("HIGH ALARM")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await first.screenshot(path=ARTIFACTS / "board-alarm.png")
+    await first.locator(tile + " button.ack").click()
+    await expect(second.locator(tile + " .alarms li")).to_contain_text(
+        "acknowledged by nurse-ben")
+    async with monitor.api() as http:
+        [alarm] = (await http.get("/api/alarms", params={"state": "acknowledged"})).json()[
+            "alarms"]
+    assert (alarm["code"], alarm["acknowledged_by"]) == ("sbp_high", "nurse-ben")
+
+
+async def test_a_viewer_sees_alarms_but_no_buttons(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    await open_session(monitor, "chair-8")
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-8/vitals", reading(1, spo2=84), qos=1)
+    viewer = await board(browser, monitor.url, await monitor.token("screen-1", "viewer"))
+    nurse = await board(browser, monitor.url, await monitor.token("nurse-cy", "nurse"))
+    items = f'[data-bed="{monitor.site}/chair-8"] .alarms li'
+    await expect(viewer.locator(items)).to_contain_text("spo2 low")
+    await expect(nurse.locator(items + " button.ack")).to_have_count(1)
+    await expect(viewer.locator(items + " button")).to_have_count(0)
+
+
+async def test_the_board_shows_the_outage_and_recovers_without_a_reload(
+    monitor_settings: Settings, browser: Browser, site: str
+) -> None:
+    settings = monitor_settings.model_copy(update={"http_port": free_port()})
+    async with monitor_running(settings, site) as monitor:
+        page = await board(browser, monitor.url, await monitor.token("nurse-di", "nurse"))
+        await page.evaluate("window.loadedOnce = true")
+    await expect(page.locator("#banner")).to_be_visible(timeout=5000)
+    await expect(page.locator("main")).to_have_css("opacity", "0.4")
+    async with monitor_running(settings, site):
+        await expect(page.locator("#banner")).to_be_hidden(timeout=10_000)
+        await expect(page.locator("#connection")).to_have_text("live")
+        assert await page.evaluate("window.loadedOnce") is True
+
+
+async def test_the_session_page_charts_the_session_and_runs_its_phases(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    session_id = await open_session(monitor, "chair-9")
+    async with publisher(mosquitto) as mqtt:
+        for seq in range(40):
+            vitals: dict[str, float] = {"hr": 70 + seq % 7, "spo2": 97, "rr": 14, "etco2": 36}
+            if seq % 10 == 0:
+                vitals |= {"sbp": 128 + seq, "dbp": 80, "map": 96}
+            await mqtt.publish(f"infusion/{monitor.site}/chair-9/vitals",
+                               reading(seq, "mon-1", **vitals), qos=1)
+    async with monitor.api() as http:
+        async def stored() -> bool:
+            got = await http.get(f"/api/sessions/{session_id}/vitals")
+            return len(got.json()["readings"]) == 40
+        await eventually(stored)
+        await http.post(f"/api/sessions/{session_id}/notes", json={"text": "patient calm"})
+    page = await browser.new_page(viewport={"width": 1300, "height": 1600})
+    token = await monitor.token("nurse-eve", "nurse")
+    await page.goto(f"{monitor.url}/session?id={session_id}&token={token}")
+    await expect(page.locator("#chart-bp canvas")).to_have_count(1)
+    await expect(page.locator("#notes li")).to_contain_text("patient calm")
+    await expect(page.locator("#limits tr")).not_to_have_count(0)
+    await page.locator('button[data-phase="infusion"]').click()
+    await expect(page.locator("#facts")).to_contain_text("infusion")
+    await expect(page.locator("#facts")).to_contain_text("sbp 143")  # median of 128..158
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "session.png", full_page=True)
