@@ -94,6 +94,7 @@ def monitor_settings(mosquitto: Mosquitto, tmp_path: Path, site: str) -> Setting
     return Settings(
         mqtt_url=mosquitto.url, mqtt_client_id=f"monitor-{site}", mqtt_sites=[site],
         http_port=0, data_dir=tmp_path / "var", bootstrap_token=SecretStr(BOOTSTRAP),
+        paging_file=None,  # tests of paging configure their own
     )
 
 
