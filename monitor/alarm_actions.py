@@ -7,8 +7,17 @@ from typing import Final
 
 from monitor.domain.alarms import Alarm, AlarmEvent, Transition
 from monitor.domain.board import Board, session_message
+from monitor.domain.engine import UnknownAlarmError
 from monitor.paging import Delivery
-from monitor.pipeline import AlarmFanout, BatchWriter, EventSink, OpenSessions, now_ms
+from monitor.pipeline import (
+    AlarmFanout,
+    BatchWriter,
+    Counters,
+    EventSink,
+    OpenSessions,
+    now_ms,
+)
+from monitor.system_alarms import SystemAlarms
 
 TICK_S: Final = 1.0
 MAX_PAUSE_S: Final = 600.0
@@ -24,8 +33,13 @@ class AlarmActions:
         writer: BatchWriter,
         board: Board,
         sink: EventSink,
+        *,
+        system: SystemAlarms,
+        counters: Counters,
     ) -> None:
         self._open = open_sessions
+        self._system = system
+        self._counters = counters
         self._alarms = alarms
         self._writer = writer
         self._board = board
@@ -41,7 +55,13 @@ class AlarmActions:
         Raises:
             UnknownAlarmError: No open alarm has that id.
         """
-        engine = self._open.holding(alarm_id)
+        try:
+            engine = self._open.holding(alarm_id)
+        except UnknownAlarmError:
+            system = await self._system.acknowledge(alarm_id, user)
+            if system is None:
+                raise
+            return system
         events = engine.acknowledge(alarm_id, user, now_ms())
         await self._emit(events)
         return events[-1].alarm if events else engine.find(alarm_id)
@@ -75,6 +95,8 @@ class AlarmActions:
         """Record a page in the audit log; a failed one raises a technical alarm on its bed."""
         now = now_ms()
         transition: Transition = "paged" if delivery.delivered else "page_failed"
+        self._counters.pages_delivered += delivery.delivered
+        self._counters.pages_failed += not delivery.delivered
         events = [AlarmEvent(transition, delivery.alarm, user=delivery.target,
                              detail=delivery.detail, at_ms=now)]
         engine = self._open.engine(delivery.alarm.bed)

@@ -74,6 +74,8 @@ class Counters:
     alarm_events: int = 0
     internal_errors: int = 0
     auth_failures: int = 0
+    pages_delivered: int = 0
+    pages_failed: int = 0
 
 
 @dataclass(slots=True)
@@ -141,7 +143,12 @@ class AlarmFanout:
 
 
 class BatchWriter:
-    """Commits queued results together, then acknowledges their messages."""
+    """Commits queued results together, then acknowledges their messages.
+
+    With ``to_outbox`` (InfluxDB as the vitals store) readings are committed
+    to the outbox as line protocol, and ``on_commit`` (if set) wakes its
+    shipper.
+    """
 
     def __init__(
         self,
@@ -151,12 +158,15 @@ class BatchWriter:
         *,
         batch_size: int,
         queue_size: int,
+        to_outbox: Callable[[StoredReading], str | None] | None = None,
     ) -> None:
         self._store = store
         self._ack = ack
         self._counters = counters
         self._batch_size = batch_size
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=queue_size)
+        self._to_outbox = to_outbox
+        self.on_commit: Callable[[], None] | None = None
 
     @property
     def depth(self) -> int:
@@ -187,12 +197,18 @@ class BatchWriter:
                 items.append(self._queue.get_nowait())
             batch = Batch()
             for item in items:
-                if item.reading is not None:
+                if item.reading is not None and self._to_outbox is not None:
+                    line = self._to_outbox(item.reading)
+                    if line is not None:
+                        batch.outbox.append(line)
+                elif item.reading is not None:
                     batch.readings.append(item.reading)
                 batch.alarm_events.extend(item.events)
                 if item.dead_letter is not None:
                     batch.dead_letters.append(item.dead_letter)
             await self._commit(batch)
+            if batch.outbox and self.on_commit is not None:
+                self.on_commit()
             for item in items:
                 if item.token is not None:
                     self._ack(item.token)
@@ -238,7 +254,7 @@ class Processor:
         self._alarms = alarms
         self._sessions = sessions
         self._counters = counters
-        self._tracker = tracker
+        self.tracker = tracker
 
     async def run(self) -> None:
         """Process the inbox, forever."""
@@ -283,7 +299,7 @@ class Processor:
         return pending
 
     def _accept(self, reading: Reading, received_ms: int, pending: Pending) -> None:
-        verdict = self._tracker.observe(reading.device_id, reading.seq, reading.ts_ms)
+        verdict = self.tracker.observe(reading.device_id, reading.seq, reading.ts_ms)
         if verdict.duplicate:
             self._counters.duplicates += 1
             return

@@ -18,36 +18,31 @@ from typing import Final
 
 import uvicorn
 
-from monitor.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
+from monitor.access import issue_demo_tokens, load_tokens
 from monitor.adapters.embedded_broker import embedded_broker
-from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
+from monitor.adapters.influx import StoreUnavailableError
+from monitor.adapters.mqtt import Inbound, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
-from monitor.alarm_actions import AlarmActions
 from monitor.api.app import create_app
-from monitor.api.deps import ApiContext
-from monitor.api.hub import BoardHub
+from monitor.assembly import Parts, assemble
 from monitor.auth import TokenRegistry
-from monitor.domain.alarms import AlarmEvent
-from monitor.domain.board import Board
-from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, ProfileError, load_profiles
-from monitor.domain.sequence import SequenceTracker
 from monitor.pager_setup import build_pager
 from monitor.paging import Delivery
 from monitor.pipeline import (
-    AlarmFanout,
     BatchWriter,
-    Counters,
-    OpenSessions,
-    Processor,
     now_ms,
 )
+from monitor.reports import Reports
 from monitor.sessions import SessionService
 from monitor.settings import Settings, SettingsError
+from monitor.vitals import VitalsStore
 
 log = logging.getLogger(__name__)
 
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
+DAY_MS: Final = 24 * 3600 * 1000
+PRUNE_EVERY_S: Final = 3600.0
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""
 SHUTDOWN_DRAIN_TIMEOUT_S: Final = 30.0
 
@@ -97,25 +92,17 @@ async def _broker_url(settings: Settings) -> AsyncIterator[str]:
             yield url
 
 
-async def _restore(
-    store: SqliteStore,
-    board: Board,
-    sessions: SessionService,
-    tracker: SequenceTracker,
-    open_sessions: OpenSessions,
-) -> None:
-    now = now_ms()
-    stored_alarms = await store.alarms("open")
-    for session in await store.sessions(open_only=True):
-        engine = BedEngine(session, sessions.profile_of(session), now_ms=now)
-        alarms = [a for a in stored_alarms if a.session_id == session.id]
-        engine.restore(alarms)
-        open_sessions.open(engine)
-        board.on_session(session)
-        for alarm in alarms:
-            board.on_alarm(AlarmEvent("raised", alarm))
-    for device_id, seq, ts_ms in await store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
-        tracker.observe(device_id, seq, ts_ms)
+async def _prune_forever(settings: Settings, vitals: VitalsStore, reports: Reports) -> None:
+    """Once an hour: keep the reports of sessions whose readings age out, then prune."""
+    assert settings.retention_days is not None
+    while True:
+        cutoff = now_ms() - round(settings.retention_days * DAY_MS)
+        try:
+            await reports.keep_before(cutoff)
+            await vitals.prune(cutoff)
+        except StoreUnavailableError as error:
+            log.warning("pruning readings before %s waits: %s", cutoff, error)
+        await asyncio.sleep(PRUNE_EVERY_S)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -189,51 +176,30 @@ async def _serve(
     stop: asyncio.Event,
     on_started: Callable[[Started], object] | None,
 ) -> None:
-    board, counters, tracker = Board(), Counters(), SequenceTracker()
-    hub = BoardHub(settings.ws_queue_size)
-    alarms = AlarmFanout(board, hub)
-    inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
-    protocol = settings.mqtt_protocol if settings.mqtt_url else "3.1.1"
-    ingest = MqttIngest(
-        BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id, protocol=protocol,
-        sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s, inbox=inbox,
-    )
-    writer = BatchWriter(store, ingest.ack, counters, batch_size=settings.batch_size,
-                         queue_size=settings.ingest_queue_size)
-    open_sessions = OpenSessions()
-    sessions = SessionService(
-        store, open_sessions, board, hub, alarms=alarms, writer=writer, profiles=profiles,
-        default_profile=settings.thresholds_profile,
-    )
-    await _restore(store, board, sessions, tracker, open_sessions)
-    actions = AlarmActions(open_sessions, alarms, writer, board, hub)
-    processor = Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
-                          sessions=open_sessions, counters=counters, tracker=tracker)
-    context = ApiContext(
-        board=board, hub=hub, store=store, sessions=sessions, actions=actions,
-        counters=counters, tokens=tokens, dashboard_dir=settings.dashboard_dir,
-        ready=lambda: {"broker": ingest.connected.is_set(), "store": True},
-    )
+    parts = await assemble(settings, profiles, store, broker_url, tokens)
     server = uvicorn.Server(uvicorn.Config(
-        create_app(context), host=settings.http_host, port=settings.http_port,
+        create_app(parts.api_context()), host=settings.http_host, port=settings.http_port,
         log_level="warning", access_log=False, lifespan="off",
     ))
     async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
         outcomes: set[asyncio.Task[None]] = set()
 
         def report(delivery: Delivery) -> None:
-            task = group.create_task(actions.page_outcome(delivery), name="page-outcome")
+            task = group.create_task(parts.actions.page_outcome(delivery), name="page-outcome")
             outcomes.add(task)
             task.add_done_callback(outcomes.discard)
 
-        pager = await build_pager(settings.paging_file, ingest.publish, report, stack)
-        alarms.listeners.append(pager)
-        group.create_task(ingest.run(), name="mqtt-ingest")
+        pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
+        parts.alarms.listeners.append(pager)
+        group.create_task(parts.ingest.run(), name="mqtt-ingest")
+        clock = group.create_task(parts.actions.run_clock(settings.tick_interval_s),
+                                  name="alarm-clock")
         endless = [
-            group.create_task(processor.run(), name="process"),
-            group.create_task(writer.run(), name="store-writer"),
-            group.create_task(actions.run_clock(settings.tick_interval_s), name="alarm-clock"),
-            group.create_task(keep_tokens_fresh(store, tokens), name="tokens"),
+            clock,
+            group.create_task(parts.processor.run(), name="process"),
+            group.create_task(parts.writer.run(), name="store-writer"),
+            group.create_task(parts.refresh_tokens(), name="tokens"),
+            *await _storage_tasks(parts, group, stack),
         ]
         http = group.create_task(server.serve(), name="http")
         while not server.started:
@@ -242,7 +208,7 @@ async def _serve(
                                     f"{settings.http_host}:{settings.http_port}")
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
-        started = Started(f"http://{settings.http_host}:{port}/", broker_url, sessions,
+        started = Started(f"http://{settings.http_host}:{port}/", broker_url, parts.sessions,
                           demo_tokens)
         extra = on_started(started) if on_started else None
         if asyncio.iscoroutine(extra):
@@ -250,9 +216,27 @@ async def _serve(
         waiting = asyncio.create_task(stop.wait())
         await asyncio.wait({waiting, http}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        endless[2].cancel()
+        clock.cancel()
         await pager.close()
-        await _drain(ingest, inbox, writer, outcomes)
+        await _drain(parts.ingest, parts.inbox, parts.writer, outcomes)
         server.should_exit = True
         for task in endless:
             task.cancel()
+
+
+async def _storage_tasks(
+    parts: Parts, group: asyncio.TaskGroup, stack: contextlib.AsyncExitStack
+) -> list[asyncio.Task[None]]:
+    """The outbox shipper (InfluxDB) and the retention job, as the settings ask."""
+    tasks = []
+    if parts.shipper is not None and parts.influx is not None:
+        stack.push_async_callback(parts.influx.close)
+        try:
+            await parts.influx.ensure_database()
+        except StoreUnavailableError as error:
+            log.warning("InfluxDB is not reachable yet (%s); readings wait in the outbox", error)
+        tasks.append(group.create_task(parts.shipper.run(), name="outbox-shipper"))
+    if parts.settings.retention_days is not None:
+        tasks.append(group.create_task(
+            _prune_forever(parts.settings, parts.vitals, parts.reports), name="retention"))
+    return tasks

@@ -17,9 +17,10 @@ from monitor.adapters.sqlite import SqliteStore
 from monitor.domain.board import Board, session_message
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
-from monitor.domain.readings import BedRef
+from monitor.domain.readings import VITALS, BedRef
 from monitor.domain.sessions import Phase, Session, pre_start_warnings
 from monitor.pipeline import AlarmFanout, BatchWriter, EventSink, OpenSessions, now_ms
+from monitor.vitals import VitalsStore
 
 
 class SessionConflictError(ValueError):
@@ -52,6 +53,7 @@ class SessionService:
         *,
         alarms: AlarmFanout,
         writer: BatchWriter,
+        vitals: VitalsStore,
         profiles: Mapping[str, Profile],
         default_profile: str,
     ) -> None:
@@ -61,8 +63,17 @@ class SessionService:
         self._sink = sink
         self._alarms = alarms
         self._writer = writer
+        self._vitals = vitals
         self._profiles = profiles
         self._default_profile = default_profile
+
+    def named_profile(self, name: str) -> Profile:
+        """A profile from thresholds.toml.
+
+        Raises:
+            KeyError: There is none of that name.
+        """
+        return self._profiles[name]
 
     def profile_of(self, session: Session) -> Profile:
         """The session's profile with its overrides applied."""
@@ -128,7 +139,11 @@ class SessionService:
         now = now_ms()
         session = (await self.get(session_id)).advance(phase, now)
         if phase == "infusion":
-            baseline = baseline_of(await self._store.baseline_values(session.id))
+            readings = await self._vitals.session_readings(session.id)
+            baseline = baseline_of({
+                vital: [r["vitals"][vital] for r in readings if vital in r["vitals"]]
+                for vital in VITALS
+            })
             session = replace(session, baseline=baseline, warnings=pre_start_warnings(baseline))
         await self._store.save_session(session)
         await self._store.audit(now, user, "phase", session.id, {

@@ -27,7 +27,7 @@ ENV_PREFIX: Final = "MONITOR_"
 CONFIG_VARIABLE: Final = "MONITOR_CONFIG"
 DEFAULT_CONFIG: Final = Path("config/monitor.toml")
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
-SECRET_FIELDS: Final = frozenset({"bootstrap_token"})
+SECRET_FIELDS: Final = frozenset({"bootstrap_token", "influx_token", "influx_password"})
 
 
 class SettingsError(ValueError):
@@ -117,7 +117,21 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="address the HTTP API listens on")
     http_port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0: any free)")
     data_dir: Path = Field(default=Path("var"), description="where SQLite files live")
-    store: Literal["sqlite"] = Field(default="sqlite", description="vitals time-series store")
+    store: Literal["sqlite", "influx"] = Field(
+        default="sqlite", description="vitals time-series store"
+    )
+    influx_url: str = Field(default="http://127.0.0.1:8086",
+                            description="InfluxDB (v1-compatible API: 1.x, 2.x or 3)")
+    influx_db: str = Field(default="infusion", description="database (a bucket on 2.x/3)")
+    influx_token: SecretStr | None = Field(
+        default=None, description="token (2.x/3, or 1.8+ as user:password)")
+    influx_username: str | None = Field(default=None, description="user (1.x basic auth)")
+    influx_password: SecretStr | None = Field(default=None, description="password (1.x)")
+    outbox_batch: int = Field(default=5000, ge=1, description="readings per InfluxDB write")
+    retention_days: float | None = Field(
+        default=None, gt=0,
+        description="prune raw readings older than this (reports are kept); unset: keep all",
+    )
     batch_size: int = Field(default=500, ge=1, description="readings per storage commit, at most")
     ingest_queue_size: int = Field(
         default=20_000, ge=10, description="messages between the MQTT receiver and processing"

@@ -1,4 +1,8 @@
-"""SQLite storage: readings, sessions, alarms, audit events and dead letters.
+"""SQLite storage: readings (or their outbox), sessions, alarms, audit, dead letters.
+
+With InfluxDB as the vitals store, readings are committed here to the
+``outbox`` table (as line protocol) and acknowledged; the outbox shipper
+writes them on to InfluxDB and deletes them, in order, when it can.
 
 One connection in WAL mode with full fsync (a reading is acknowledged to the
 broker only after its commit), used from one worker thread so the event loop
@@ -16,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from monitor.domain.alarms import AUDIT_ONLY, Alarm, AlarmEvent
-from monitor.domain.limits import Priority
-from monitor.domain.readings import VITALS, BedRef, Reading
-from monitor.domain.sessions import PHASES, Phase, Session
+from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
+from monitor.domain.alarms import AUDIT_ONLY, AlarmEvent
+from monitor.domain.readings import VITALS, Reading
 
 T = TypeVar("T")
 
@@ -68,6 +71,10 @@ CREATE TABLE IF NOT EXISTS notes (
     user TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, id);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    session_id TEXT PRIMARY KEY, saved_ms INTEGER NOT NULL, report TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
     payload BLOB NOT NULL, reason TEXT NOT NULL
@@ -78,10 +85,6 @@ PRAGMA user_version = {SCHEMA_VERSION};
 _READING_COLUMNS: Final = (
     "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
     + ", ".join(VITALS) + ", flags"
-)
-_ALARM_COLUMNS: Final = (
-    "id, site, bed, session_id, kind, code, vital, priority, state, value, limit_value, "
-    "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms"
 )
 
 
@@ -110,49 +113,16 @@ class Batch:
     """What one commit writes."""
 
     readings: list[StoredReading] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
     alarm_events: list[AlarmEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.alarm_events) + len(self.dead_letters)
+        return (len(self.readings) + len(self.outbox) + len(self.alarm_events)
+                + len(self.dead_letters))
 
 
-def _alarm_row(alarm: Alarm) -> tuple[Any, ...]:
-    return (
-        alarm.id, alarm.bed.site, alarm.bed.bed, alarm.session_id, alarm.kind, alarm.code,
-        alarm.vital, alarm.priority, alarm.state, alarm.value, alarm.limit,
-        alarm.raised_ms, alarm.updated_ms, int(alarm.condition_present), alarm.acknowledged_by,
-        alarm.acknowledged_ms, alarm.paused_until_ms,
-    )
-
-
-def _alarm_from_row(row: sqlite3.Row) -> Alarm:
-    priority: Priority = row["priority"]
-    return Alarm(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), session_id=row["session_id"],
-        kind=row["kind"], code=row["code"], vital=row["vital"], priority=priority,
-        state=row["state"], value=row["value"], limit=row["limit_value"],
-        raised_ms=row["raised_ms"], updated_ms=row["updated_ms"],
-        condition_present=bool(row["condition_present"]),
-        acknowledged_by=row["acknowledged_by"], acknowledged_ms=row["acknowledged_ms"],
-        paused_until_ms=row["paused_until_ms"],
-    )
-
-
-def _session_from_row(row: sqlite3.Row) -> Session:
-    started: dict[Phase, int] = {
-        phase: at for phase, at in json.loads(row["phase_started"]).items() if phase in PHASES
-    }
-    phase: Phase = row["phase"]
-    return Session(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), patient_ref=row["patient_ref"],
-        phase=phase, phase_started_ms=started, profile=row["profile"],
-        baseline=json.loads(row["baseline"]), warnings=tuple(json.loads(row["warnings"])),
-        overrides=json.loads(row["overrides"]),
-    )
-
-
-class SqliteStore:
+class SqliteStore(RecordQueries):
     """The SQLite database under the data directory."""
 
     def __init__(self, path: Path) -> None:
@@ -192,139 +162,6 @@ class SqliteStore:
         """Commit a batch in one transaction; returns how many readings were new."""
         return await self.call(lambda db: _write(db, batch))
 
-    async def save_session(self, session: Session) -> None:
-        """Insert or update a session."""
-        row = (
-            session.id, session.bed.site, session.bed.bed, session.patient_ref, session.phase,
-            json.dumps(session.phase_started_ms), session.profile, json.dumps(session.baseline),
-            json.dumps(session.warnings), json.dumps(session.overrides),
-        )
-        await self.call(lambda db: db.execute(
-            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
-        ))
-
-    async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
-        """Store a token's hash; returns its id."""
-        def insert(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?, ?, ?, ?)",
-                (name, role, hashed, at_ms),
-            )
-            return int(cursor.lastrowid or 0)
-        return await self.call(insert)
-
-    async def tokens(self) -> list[dict[str, Any]]:
-        """Every token in force: id, name, role, hash, created."""
-        rows = await self.call(lambda db: db.execute(
-            "SELECT id, name, role, hash, created_ms FROM tokens WHERE revoked_ms IS NULL "
-            "ORDER BY id"
-        ).fetchall())
-        return [dict(row) for row in rows]
-
-    async def revoke_token(self, token_id: int, at_ms: int) -> str | None:
-        """Revoke a token; returns its hash, or None if there was none in force."""
-        def revoke(db: sqlite3.Connection) -> str | None:
-            row = db.execute("SELECT hash FROM tokens WHERE id = ? AND revoked_ms IS NULL",
-                             (token_id,)).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE tokens SET revoked_ms = ? WHERE id = ?", (at_ms, token_id))
-            return str(row[0])
-        return await self.call(revoke)
-
-    async def add_note(self, session_id: str, at_ms: int, user: str, text: str) -> None:
-        """Add a note to a session."""
-        await self.call(lambda db: db.execute(
-            "INSERT INTO notes (session_id, at_ms, user, text) VALUES (?, ?, ?, ?)",
-            (session_id, at_ms, user, text),
-        ))
-
-    async def notes(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's notes, oldest first."""
-        rows = await self.call(lambda db: db.execute(
-            "SELECT at_ms, user, text FROM notes WHERE session_id = ? ORDER BY id", (session_id,)
-        ).fetchall())
-        return [dict(row) for row in rows]
-
-    async def audit(
-        self, at_ms: int, user: str, action: str, session_id: str | None, detail: dict[str, Any]
-    ) -> None:
-        """Record who changed what (thresholds, phases) and when."""
-        row = (at_ms, user, action, session_id, json.dumps(detail))
-        await self.call(lambda db: db.execute(
-            "INSERT INTO audit (at_ms, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
-            row,
-        ))
-
-    async def audit_log(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's audit entries, oldest first."""
-        rows = await self.call(lambda db: db.execute(
-            "SELECT at_ms, user, action, detail FROM audit WHERE session_id = ? ORDER BY id",
-            (session_id,),
-        ).fetchall())
-        return [
-            {"at_ms": r["at_ms"], "user": r["user"], "action": r["action"],
-             "detail": json.loads(r["detail"])}
-            for r in rows
-        ]
-
-    async def alarm_history(self, alarm_id: str) -> list[dict[str, Any]]:
-        """Every transition of one alarm, oldest first: time, value, limit, user."""
-        rows = await self.call(lambda db: db.execute(
-            "SELECT transition, at_ms, priority, state, value, limit_value, user, detail "
-            "FROM alarm_events WHERE alarm_id = ? ORDER BY id", (alarm_id,),
-        ).fetchall())
-        return [
-            {"transition": r["transition"], "at_ms": r["at_ms"], "priority": r["priority"],
-             "state": r["state"], "value": r["value"], "limit": r["limit_value"],
-             "user": r["user"], "detail": r["detail"]}
-            for r in rows
-        ]
-
-    async def baseline_values(self, session_id: str) -> dict[str, list[float]]:
-        """Each vital's stored values of a session so far (for its baseline)."""
-        rows = await self.call(lambda db: db.execute(
-            f"SELECT {', '.join(VITALS)} FROM readings WHERE session_id = ?",  # noqa: S608
-            (session_id,),
-        ).fetchall())
-        return {
-            vital: [row[vital] for row in rows if row[vital] is not None] for vital in VITALS
-        }
-
-    async def session(self, session_id: str) -> Session | None:
-        """One session by id."""
-        row = await self.call(lambda db: db.execute(
-            "SELECT * FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone())
-        return _session_from_row(row) if row is not None else None
-
-    async def sessions(self, *, open_only: bool = False) -> list[Session]:
-        """Every session (or only those not ended), oldest first."""
-        where = "WHERE phase != 'ended'" if open_only else ""
-        rows = await self.call(lambda db: db.execute(
-            f"SELECT * FROM sessions {where} ORDER BY rowid"  # noqa: S608 - fixed text
-        ).fetchall())
-        return [_session_from_row(row) for row in rows]
-
-    async def alarms(
-        self, state: str | None = None, session_id: str | None = None
-    ) -> list[Alarm]:
-        """Alarms, newest first; ``state="open"`` for every one not cleared."""
-        clauses, args = ["1"], list[str]()
-        if state == "open":
-            clauses.append("state != 'cleared'")
-        elif state is not None:
-            clauses.append("state = ?")
-            args.append(state)
-        if session_id is not None:
-            clauses.append("session_id = ?")
-            args.append(session_id)
-        query = "WHERE " + " AND ".join(clauses)
-        rows = await self.call(lambda db: db.execute(
-            f"SELECT * FROM alarms {query} ORDER BY raised_ms DESC", args  # noqa: S608
-        ).fetchall())
-        return [_alarm_from_row(row) for row in rows]
-
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
     ) -> list[dict[str, Any]]:
@@ -339,9 +176,45 @@ class SqliteStore:
             {
                 "ts": row["ts"], "seq": row["seq"], "device_id": row["device_id"],
                 "vitals": {v: row[v] for v in VITALS if row[v] is not None},
+                **({"flags": json.loads(row["flags"])} if row["flags"] else {}),
             }
             for row in rows
         ]
+
+    async def outbox_peek(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest lines waiting for InfluxDB: (id, line protocol)."""
+        rows = await self.call(lambda db: db.execute(
+            "SELECT id, line FROM outbox ORDER BY id LIMIT ?", (limit,)
+        ).fetchall())
+        return [(row[0], row[1]) for row in rows]
+
+    async def outbox_done(self, through_id: int) -> None:
+        """Lines up to ``through_id`` are in InfluxDB: forget them."""
+        await self.call(lambda db: db.execute("DELETE FROM outbox WHERE id <= ?", (through_id,)))
+
+    async def outbox_depth(self) -> int:
+        """How many lines wait for InfluxDB."""
+        depth: int = await self.call(
+            lambda db: db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        )
+        return depth
+
+    async def prune(self, before_ms: int) -> None:
+        """Delete raw readings measured before ``before_ms``."""
+        await self.call(lambda db: db.execute("DELETE FROM readings WHERE ts_ms < ?",
+                                              (before_ms,)))
+
+    async def save_report(self, session_id: str, at_ms: int, report: dict[str, Any]) -> None:
+        """Keep a session's report (it outlives the raw readings)."""
+        row = (session_id, at_ms, json.dumps(report))
+        await self.call(lambda db: db.execute(
+            "INSERT OR REPLACE INTO reports VALUES (?, ?, ?)", row))
+
+    async def saved_report(self, session_id: str) -> dict[str, Any] | None:
+        """A kept report, if any."""
+        row = await self.call(lambda db: db.execute(
+            "SELECT report FROM reports WHERE session_id = ?", (session_id,)).fetchone())
+        return None if row is None else dict(json.loads(row[0]))
 
     async def dead_letters(self, limit: int) -> list[dict[str, Any]]:
         """The newest dead letters, with the payload as text where it decodes."""
@@ -384,13 +257,15 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
             ],
         )
         new_readings = db.total_changes - before
+        db.executemany("INSERT INTO outbox (line) VALUES (?)", [(x,) for x in batch.outbox])
+        new_readings += len(batch.outbox)
         for event in batch.alarm_events:
             alarm = event.alarm
             if event.transition not in AUDIT_ONLY:
                 db.execute(
-                    f"INSERT OR REPLACE INTO alarms ({_ALARM_COLUMNS}) "  # noqa: S608
+                    f"INSERT OR REPLACE INTO alarms ({ALARM_COLUMNS}) "  # noqa: S608
                     f"VALUES ({', '.join('?' * 17)})",
-                    _alarm_row(alarm),
+                    alarm_row(alarm),
                 )
             db.execute(
                 "INSERT INTO alarm_events (alarm_id, transition, at_ms, priority, state, value, "

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from monitor.api import admin, alarms, sessions
+from monitor.api import admin, alarms, review, sessions
 from monitor.api.deps import ApiContext, Context, caller
 
 
@@ -23,6 +23,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(sessions.router, dependencies=protected)
     app.include_router(alarms.router, dependencies=protected)
     app.include_router(admin.router, dependencies=protected)
+    app.include_router(review.router, dependencies=protected)
     app.include_router(alarms.socket_router)
 
     @app.get("/healthz", tags=["health"])

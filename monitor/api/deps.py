@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +15,9 @@ from monitor.api.hub import BoardHub
 from monitor.auth import Principal, Role, TokenRegistry
 from monitor.domain.board import Board
 from monitor.pipeline import Counters
+from monitor.reports import Reports
 from monitor.sessions import SessionService
+from monitor.vitals import VitalsStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,11 @@ class ApiContext:
     actions: AlarmActions
     counters: Counters
     tokens: TokenRegistry
+    vitals: VitalsStore
+    reports: Reports
     dashboard_dir: Path
     ready: Callable[[], dict[str, bool]]
+    metrics: Callable[[], Awaitable[str]]
 
 
 def _context(request: Request) -> ApiContext:

@@ -170,7 +170,7 @@ async def session_vitals(
 ) -> dict[str, list[Message]]:
     """A session's stored readings in device-time order, optionally from/to."""
     await _existing(context, session_id)
-    readings = await context.store.session_readings(
+    readings = await context.vitals.session_readings(
         session_id, _instant(start, "from"), _instant(end, "to")
     )
     return {"readings": readings}

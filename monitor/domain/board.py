@@ -141,6 +141,15 @@ class Board:
         if status.device_id is not None:
             view.device_id = status.device_id
 
+    def alarm_counts(self) -> list[tuple[str, str, int]]:
+        """Open alarms on the board: (state, priority, how many)."""
+        counts: dict[tuple[str, str], int] = {}
+        for view in self._beds.values():
+            for alarm in view.alarms.values():
+                key = (alarm.state, alarm.priority)
+                counts[key] = counts.get(key, 0) + 1
+        return [(state, priority, n) for (state, priority), n in sorted(counts.items())]
+
     def snapshot(self, server_ms: int) -> Message:
         """The whole board, as the first message a new client gets."""
         beds = sorted(self._beds.values(), key=lambda view: (view.bed.site, view.bed.bed))

@@ -93,6 +93,12 @@ class DeviceStatus:
     ts: str | None
 
 
+def iso_ms(epoch_ms: int | float) -> str:
+    """Unix milliseconds as ISO 8601 UTC with milliseconds and ``Z``."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
+
+
 def parse_topic(topic: str) -> tuple[BedRef, TopicKind]:
     """Split ``infusion/<site>/<bed>/<kind>`` into the bed and the kind.
 
@@ -230,8 +236,7 @@ def _senml_reading(bed: BedRef, pack: list[object]) -> Reading:
     if seq is None:
         raise InvalidPayload("SenML pack has no seq record")
     ts_ms = math.floor((base_time + _number(records[0].get("t", 0), "SenML t", 1e11)) * 1000)
-    ts = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
-    return Reading(bed, base.group(1), seq, ts.replace("+00:00", "Z"), ts_ms, vitals, flags)
+    return Reading(bed, base.group(1), seq, iso_ms(ts_ms), ts_ms, vitals, flags)
 
 
 def parse_reading(bed: BedRef, payload: bytes) -> Reading:

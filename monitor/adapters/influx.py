@@ -1,0 +1,171 @@
+"""Vitals in InfluxDB through its v1-compatible HTTP API (``/write``, ``/query``).
+
+InfluxDB 1.x serves this API natively, and 2.x and 3 serve it for
+compatibility, so one adapter covers all three and tests run it against a
+real server. Measurement ``vitals``, tags ``site, bed, session_id,
+device_id``, fields the vitals plus ``seq``, precision ms. A point is keyed
+by its series and time, so writing the same reading twice stores it once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import httpx
+
+from monitor.adapters.sqlite import StoredReading
+from monitor.domain.readings import VITALS, iso_ms
+
+MEASUREMENT: Final = "vitals"
+QUERY_CHUNK: Final = 10_000
+
+
+class StoreUnavailableError(Exception):
+    """The time-series store could not take or give data now; the message says why."""
+
+
+def _tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def line(stored: StoredReading) -> str | None:
+    """One reading in line protocol (None if it carries no value)."""
+    reading = stored.reading
+    tags = [f"site={_tag(reading.bed.site)}", f"bed={_tag(reading.bed.bed)}"]
+    if stored.session_id:
+        tags.append(f"session_id={_tag(stored.session_id)}")
+    tags.append(f"device_id={_tag(reading.device_id)}")
+    fields = [f"{name}={value!r}" for name, value in reading.vitals.items()
+              if math.isfinite(value)]
+    if not fields:
+        return None
+    fields.append(f"seq={reading.seq}i")
+    if reading.flags:
+        flags = json.dumps(reading.flags).replace("\\", "\\\\").replace('"', '\\"')
+        fields.append(f'flags="{flags}"')
+    return f"{MEASUREMENT},{','.join(tags)} {','.join(fields)} {reading.ts_ms}"
+
+
+class InfluxVitals:
+    """The InfluxDB vitals store."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        auth = httpx.BasicAuth(username, password or "") if username and not token else None
+        self._client = httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, auth=auth,
+                                         timeout=timeout_s)
+        self._database = database
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise StoreUnavailableError(f"InfluxDB {path}: {error!r}") from None
+        if response.status_code >= 300:
+            raise StoreUnavailableError(
+                f"InfluxDB {path} answered {response.status_code}: {response.text[:200]}"
+            )
+        return response
+
+    async def ping(self) -> bool:
+        """Whether InfluxDB answers."""
+        try:
+            await self._call("GET", "/ping")
+        except StoreUnavailableError:
+            return False
+        return True
+
+    async def ensure_database(self) -> None:
+        """Create the database if the server lets us (1.x; 2.x/3 map it to a bucket).
+
+        Raises:
+            StoreUnavailableError: The server does not answer.
+        """
+        await self._call("POST", "/query", data={"q": f'CREATE DATABASE "{self._database}"'})
+
+    async def write(self, readings: Sequence[StoredReading]) -> int:
+        """Write readings in one request; returns how many points were sent.
+
+        Raises:
+            StoreUnavailableError: The server did not take them.
+        """
+        lines = [text for text in (line(r) for r in readings) if text is not None]
+        await self.write_lines(lines)
+        return len(lines)
+
+    async def write_lines(self, lines: Sequence[str]) -> None:
+        """Write points given in line protocol (precision ms) in one request.
+
+        Raises:
+            StoreUnavailableError: The server did not take them.
+        """
+        if lines:
+            await self._call("POST", "/write", params={"db": self._database, "precision": "ms"},
+                             content="\n".join(lines).encode())
+
+    async def query(self, influxql: str) -> list[dict[str, Any]]:
+        """Rows of an InfluxQL query (epoch ms), as dicts.
+
+        Raises:
+            StoreUnavailableError: The server did not answer or refused the query.
+        """
+        response = await self._call("GET", "/query", params={
+            "db": self._database, "q": influxql, "epoch": "ms", "chunked": "false"})
+        document = response.json()
+        rows: list[dict[str, Any]] = []
+        for result in document.get("results", []):
+            if "error" in result:
+                raise StoreUnavailableError(f"InfluxDB query: {result['error']}")
+            for series in result.get("series", []):
+                columns = series["columns"]
+                rows += [dict(zip(columns, values, strict=True)) for values in series["values"]]
+        return rows
+
+    async def session_readings(
+        self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A session's readings in time order, as the vitals API returns them."""
+        where = [f"session_id = {_quote(session_id)}"]
+        if from_ms is not None:
+            where.append(f"time >= {from_ms}ms")
+        if to_ms is not None:
+            where.append(f"time <= {to_ms}ms")
+        rows = await self.query(  # every value in it is quoted by _quote or an int
+            f'SELECT * FROM "{MEASUREMENT}" WHERE {" AND ".join(where)} ORDER BY time'  # noqa: S608
+        )
+        return list(_as_readings(rows))
+
+    async def prune(self, before_ms: int) -> None:
+        """Delete raw readings older than ``before_ms``."""
+        await self._call("POST", "/query", params={"db": self._database},
+                         data={"q": f'DELETE FROM "{MEASUREMENT}" WHERE time < {before_ms}ms'})  # noqa: S608
+
+
+def _as_readings(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for row in rows:
+        vitals = {v: float(row[v]) for v in VITALS if row.get(v) is not None}
+        reading = {"ts": iso_ms(row["time"]), "seq": row.get("seq"),
+                   "device_id": row.get("device_id"), "vitals": vitals}
+        if row.get("flags"):
+            reading["flags"] = json.loads(row["flags"])
+        yield reading

@@ -1,0 +1,87 @@
+"""Routes of post-session review: reports, exports and threshold what-ifs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.api.deps import Context
+from monitor.api.sessions import no_session
+from monitor.domain.limits import VitalDoc, VitalName
+from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.sessions import UnknownSessionError
+
+router = APIRouter(tags=["review"])
+
+Format = Literal["json", "csv", "jsonl", "fhir", "html"]
+
+
+@router.get("/api/sessions/{session_id}/report", response_model=None)
+async def report(
+    session_id: str, context: Context, format: Format = "json"
+) -> dict[str, Any] | Response:
+    """The session report (json, html) or its readings exported (csv, jsonl, fhir)."""
+    try:
+        session = await context.sessions.get(session_id)
+    except UnknownSessionError:
+        raise no_session(session_id) from None
+    if format == "json":
+        return await context.reports.report(session_id)
+    readings = await context.reports.readings(session)
+    name = f"session-{session.patient_ref}-{session_id[:8]}"
+    if format == "html":
+        return HTMLResponse(to_html(await context.reports.report(session_id), readings))
+    if format == "csv":
+        body, media = to_csv(readings), "text/csv"
+    elif format == "jsonl":
+        body, media = to_jsonl(readings), "application/x-ndjson"
+    else:
+        body, media = json.dumps(to_fhir(session, readings)), "application/fhir+json"
+    return PlainTextResponse(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{format.replace("fhir", "json")}"'})
+
+
+class WhatIf(BaseModel):
+    """``POST /api/review/what-if``: sessions and the profile to re-run them against."""
+
+    model_config = ConfigDict(extra="forbid")
+    profile: str = Field(description="a profile from thresholds.toml")
+    overrides: dict[VitalName, VitalDoc] = Field(
+        default_factory=dict, description="vitals whose rules differ from the profile's")
+    session_ids: list[str] = Field(default_factory=list, description="these sessions, or...")
+    from_: datetime | None = Field(default=None, alias="from",
+                                   description="...every session opened from...")
+    to: datetime | None = Field(default=None, description="...until (ISO 8601)")
+
+
+@router.post("/api/review/what-if")
+async def what_if(body: WhatIf, context: Context) -> dict[str, Any]:
+    """Alarms the sessions raised, beside what another profile would have raised."""
+    try:
+        profile = context.sessions.named_profile(body.profile).with_overrides(
+            {v: doc.model_dump(exclude_none=True) for v, doc in body.overrides.items()})
+    except KeyError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"unknown profile {body.profile!r}") from None
+    if body.session_ids:
+        try:
+            sessions = [await context.sessions.get(sid) for sid in body.session_ids]
+        except UnknownSessionError as error:
+            raise no_session(str(error.args[0])) from None
+    else:
+        start = body.from_.timestamp() * 1000 if body.from_ else 0
+        end = body.to.timestamp() * 1000 if body.to else float("inf")
+        sessions = [s for s in await context.store.sessions()
+                    if start <= min(s.phase_started_ms.values()) <= end]
+    return await context.reports.what_if(profile, sessions)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(context: Context) -> str:
+    """Prometheus text: counters since start-up and current gauges."""
+    return await context.metrics()

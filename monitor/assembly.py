@@ -1,0 +1,170 @@
+"""Building the monitor's parts from the settings and wiring them to each other.
+
+:func:`assemble` makes every part and returns them in a :class:`Parts`; the
+service then runs their loops (``monitor.service``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final
+
+from monitor.access import keep_tokens_fresh
+from monitor.adapters.influx import InfluxVitals
+from monitor.adapters.influx import line as influx_line
+from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
+from monitor.adapters.sqlite import SqliteStore
+from monitor.alarm_actions import AlarmActions
+from monitor.api.deps import ApiContext
+from monitor.api.hub import BoardHub
+from monitor.auth import TokenRegistry
+from monitor.domain.alarms import AlarmEvent
+from monitor.domain.board import Board
+from monitor.domain.engine import BedEngine
+from monitor.domain.limits import Profile
+from monitor.domain.sequence import SequenceTracker
+from monitor.metrics import render as render_metrics
+from monitor.outbox import OutboxShipper
+from monitor.pipeline import (
+    AlarmFanout,
+    BatchWriter,
+    Counters,
+    OpenSessions,
+    Processor,
+    now_ms,
+)
+from monitor.reports import Reports
+from monitor.sessions import SessionService
+from monitor.settings import Settings
+from monitor.system_alarms import SystemAlarms
+from monitor.vitals import VitalsStore
+
+RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
+"""How far back the seq of stored readings is reloaded to recognise redeliveries."""
+
+
+@dataclass(slots=True)
+class Parts:
+    """Every part of a running monitor."""
+
+    settings: Settings
+    store: SqliteStore
+    tokens: TokenRegistry
+    board: Board
+    counters: Counters
+    hub: BoardHub
+    alarms: AlarmFanout
+    inbox: asyncio.Queue[Inbound]
+    ingest: MqttIngest
+    writer: BatchWriter
+    system: SystemAlarms
+    vitals: VitalsStore
+    influx: InfluxVitals | None
+    shipper: OutboxShipper | None
+    open_sessions: OpenSessions
+    sessions: SessionService
+    actions: AlarmActions
+    reports: Reports
+    processor: Processor
+
+    def ready(self) -> dict[str, bool]:
+        """Whether the broker and the vitals store are reachable."""
+        return {"broker": self.ingest.connected.is_set(),
+                "store": self.shipper is None or self.shipper.healthy}
+
+    async def metrics(self) -> str:
+        """``/metrics``."""
+        ready = self.ready()
+        gauges = {
+            "ingest_queue": ("messages waiting to be processed", float(self.inbox.qsize())),
+            "store_queue": ("results waiting to be committed", float(self.writer.depth)),
+            "outbox": ("readings waiting for InfluxDB", float(await self.store.outbox_depth())),
+            "store_up": ("1 if the vitals store takes readings", float(ready["store"])),
+            "broker_up": ("1 if connected to the broker", float(ready["broker"])),
+            "board_clients": ("connected board screens", float(self.hub.clients)),
+            "open_sessions": ("sessions not ended", float(len(self.open_sessions.engines()))),
+        }
+        return render_metrics(self.counters, gauges, self.board.alarm_counts())
+
+    def api_context(self) -> ApiContext:
+        """What the HTTP routes work with."""
+        return ApiContext(
+            board=self.board, hub=self.hub, store=self.store, sessions=self.sessions,
+            actions=self.actions, counters=self.counters, tokens=self.tokens,
+            vitals=self.vitals, reports=self.reports, dashboard_dir=self.settings.dashboard_dir,
+            ready=self.ready, metrics=self.metrics,
+        )
+
+    async def refresh_tokens(self) -> None:
+        """Follow tokens changed outside this process, forever."""
+        await keep_tokens_fresh(self.store, self.tokens)
+
+
+def _influx(settings: Settings) -> InfluxVitals | None:
+    if settings.store != "influx":
+        return None
+    token = settings.influx_token.get_secret_value() if settings.influx_token else None
+    password = settings.influx_password.get_secret_value() if settings.influx_password else None
+    return InfluxVitals(settings.influx_url, settings.influx_db, token=token,
+                        username=settings.influx_username, password=password)
+
+
+async def _restore(parts: Parts) -> None:
+    """Open sessions, their alarms and recent seq numbers, as stored before a restart."""
+    now = now_ms()
+    stored_alarms = await parts.store.alarms("open")
+    for session in await parts.store.sessions(open_only=True):
+        engine = BedEngine(session, parts.sessions.profile_of(session), now_ms=now)
+        alarms = [a for a in stored_alarms if a.session_id == session.id]
+        engine.restore(alarms)
+        parts.open_sessions.open(engine)
+        parts.board.on_session(session)
+        for alarm in alarms:
+            parts.board.on_alarm(AlarmEvent("raised", alarm))
+    for device_id, seq, ts_ms in await parts.store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
+        parts.processor.tracker.observe(device_id, seq, ts_ms)
+
+
+async def assemble(settings: Settings, profiles: dict[str, Profile], store: SqliteStore,
+                   broker_url: str, tokens: TokenRegistry) -> Parts:
+    """Every part, wired, with the stored state restored."""
+    board, counters = Board(), Counters()
+    hub = BoardHub(settings.ws_queue_size)
+    alarms = AlarmFanout(board, hub)
+    inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
+    ingest = MqttIngest(
+        BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id,
+        protocol=settings.mqtt_protocol if settings.mqtt_url else "3.1.1",
+        sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s, inbox=inbox,
+    )
+    influx = _influx(settings)
+    writer = BatchWriter(
+        store, ingest.ack, counters, batch_size=settings.batch_size,
+        queue_size=settings.ingest_queue_size, to_outbox=influx_line if influx else None,
+    )
+    system = SystemAlarms(alarms, writer)
+    vitals: VitalsStore = influx or store
+    shipper = None
+    if influx is not None:
+        shipper = OutboxShipper(store, influx, batch=settings.outbox_batch,
+                                on_outage=system.store_outage)
+        writer.on_commit = shipper.kick
+    open_sessions = OpenSessions()
+    sessions = SessionService(
+        store, open_sessions, board, hub, alarms=alarms, writer=writer, vitals=vitals,
+        profiles=profiles, default_profile=settings.thresholds_profile,
+    )
+    parts = Parts(
+        settings=settings, store=store, tokens=tokens, board=board, counters=counters, hub=hub,
+        alarms=alarms, inbox=inbox, ingest=ingest, writer=writer, system=system, vitals=vitals,
+        influx=influx, shipper=shipper, open_sessions=open_sessions, sessions=sessions,
+        actions=AlarmActions(open_sessions, alarms, writer, board, hub, system=system,
+                             counters=counters),
+        reports=Reports(store, vitals, sessions, profiles),
+        processor=Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
+                            sessions=open_sessions, counters=counters,
+                            tracker=SequenceTracker()),
+    )
+    await _restore(parts)
+    return parts

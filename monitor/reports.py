@@ -1,0 +1,174 @@
+"""Session reports and threshold what-ifs: gathers what the review needs, then numpy.
+
+A report is built from the stored readings, alarms with their histories, and
+notes. Once a session's readings age out (retention), the report kept at that
+moment is what remains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.adapters.sqlite import SqliteStore
+from monitor.domain.board import session_message
+from monitor.domain.limits import Profile
+from monitor.domain.review import (
+    Series,
+    discharge_ready_ms,
+    minutes_outside,
+    peak,
+    series_of,
+    statistics,
+    would_raise,
+)
+from monitor.domain.sessions import Session
+from monitor.pipeline import now_ms
+from monitor.sessions import SessionService
+from monitor.vitals import VitalsStore
+
+PEAK_HIGH = {"sbp": True, "dbp": True, "map": True, "hr": True, "spo2": False, "rr": False}
+
+
+def times_ms(readings: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The device time of each reading, Unix ms."""
+    return [round(datetime.fromisoformat(r["ts"]).timestamp() * 1000) for r in readings]
+
+
+class Reports:
+    """Builds, keeps and compares session reports."""
+
+    def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionService,
+                 profiles: Mapping[str, Profile]) -> None:
+        self._store = store
+        self._vitals = vitals
+        self._sessions = sessions
+        self._profiles = profiles
+
+    async def readings(self, session: Session) -> list[dict[str, Any]]:
+        """The session's stored readings, in time order."""
+        return await self._vitals.session_readings(session.id)
+
+    async def report(self, session_id: str) -> dict[str, Any]:
+        """The kept report of a session whose readings aged out, else a fresh one.
+
+        Raises:
+            UnknownSessionError: No session has that id.
+        """
+        session = await self._sessions.get(session_id)
+        kept = await self._store.saved_report(session_id)
+        return kept if kept is not None else await self.build(session)
+
+    async def build(self, session: Session) -> dict[str, Any]:
+        """A fresh report from what is stored now."""
+        readings = await self.readings(session)
+        data = series_of(readings, times_ms(readings))
+        infusion_ms = session.phase_started_ms.get("infusion")
+        return {
+            "session": session_message(session),
+            "generated_ms": now_ms(),
+            "readings": len(readings),
+            "vitals": {vital: statistics(s) for vital, s in data.items()},
+            "baseline": dict(session.baseline),
+            "peaks": _peaks(data, session.baseline, infusion_ms),
+            "outside_limits": self._outside(session, data),
+            "alarms": await self._alarms(session),
+            "discharge": _discharge(data, session),
+            "notes": await self._store.notes(session.id),
+        }
+
+    def _outside(self, session: Session, data: Mapping[str, Series]) -> list[dict[str, Any]]:
+        profile = self._sessions.profile_of(session)
+        rows = []
+        for vital, conditions in profile.by_vital.items():
+            for code, rules in conditions.items():
+                for rule in rules:
+                    limit = rule.limit_for(session.baseline)
+                    if limit is None or vital not in data:
+                        continue
+                    rows.append({"code": code, "vital": vital, "when": rule.when, "limit": limit,
+                                 "priority": rule.priority,
+                                 "minutes": minutes_outside(data[vital], rule, limit)})
+        return rows
+
+    async def _alarms(self, session: Session) -> list[dict[str, Any]]:
+        timeline = []
+        for alarm in sorted(await self._store.alarms(session_id=session.id),
+                            key=lambda a: a.raised_ms):
+            history = await self._store.alarm_history(alarm.id)
+            cleared = [h["at_ms"] for h in history if h["transition"] == "cleared"]
+            acked = alarm.acknowledged_ms
+            timeline.append({
+                "id": alarm.id, "kind": alarm.kind, "code": alarm.code, "vital": alarm.vital,
+                "priority": alarm.priority, "state": alarm.state, "value": alarm.value,
+                "limit": alarm.limit, "raised_ms": alarm.raised_ms,
+                "cleared_ms": cleared[-1] if cleared else None,
+                "acknowledged_by": alarm.acknowledged_by, "acknowledged_ms": acked,
+                "time_to_ack_s": (None if acked is None
+                                  else round((acked - alarm.raised_ms) / 1000, 1)),
+                "paged": sorted({h["user"] for h in history if h["transition"] == "paged"}),
+            })
+        return timeline
+
+    async def keep_before(self, cutoff_ms: int) -> None:
+        """Keep the reports of ended sessions whose readings start to age out."""
+        for session in await self._store.sessions():
+            started = min(session.phase_started_ms.values())
+            if (not session.is_open and started < cutoff_ms
+                    and await self._store.saved_report(session.id) is None):
+                await self._store.save_report(session.id, now_ms(), await self.build(session))
+
+    async def what_if(self, profile: Profile, sessions: Sequence[Session]) -> dict[str, Any]:
+        """Alarms each session raised, beside what ``profile`` would have raised."""
+        rows = []
+        for session in sessions:
+            readings = await self.readings(session)
+            data = series_of(readings, times_ms(readings))
+            raised: dict[str, dict[str, int]] = {}
+            for alarm in await self._store.alarms(session_id=session.id):
+                if alarm.kind == "physiological":
+                    by_priority = raised.setdefault(alarm.code, {})
+                    by_priority[alarm.priority] = by_priority.get(alarm.priority, 0) + 1
+            rows.append({"session_id": session.id, "patient_ref": session.patient_ref,
+                         "profile": session.profile, "raised": raised,
+                         "would_raise": would_raise(data, profile, session.baseline)})
+        return {"profile": profile.name, "sessions": rows,
+                "total_raised": _total(r["raised"] for r in rows),
+                "total_would_raise": _total(r["would_raise"] for r in rows)}
+
+
+def _total(counts: Any) -> dict[str, int]:  # noqa: ANN401 - an iterable of nested counts
+    total: dict[str, int] = {}
+    for by_code in counts:
+        for by_priority in by_code.values():
+            for priority, n in by_priority.items():
+                total[priority] = total.get(priority, 0) + n
+    return total
+
+
+def _peaks(data: Mapping[str, Series], baseline: Mapping[str, float],
+           infusion_ms: int | None) -> dict[str, Any]:
+    if infusion_ms is None:
+        return {}
+    peaks = {}
+    for vital, highest in PEAK_HIGH.items():
+        found = peak(data[vital], highest=highest, from_ms=infusion_ms) if vital in data else None
+        if found is None:
+            continue
+        base = baseline.get(vital)
+        peaks[vital] = {
+            **found, "minutes_into_infusion": round((found["at_ms"] - infusion_ms) / 60_000, 1),
+            "change_from_baseline": None if base is None else round(found["value"] - base, 1),
+        }
+    return peaks
+
+
+def _discharge(data: Mapping[str, Series], session: Session) -> dict[str, Any]:
+    observation = session.phase_started_ms.get("observation")
+    if observation is None:
+        return {"ready_ms": None, "minutes_after_infusion": None}
+    ready = discharge_ready_ms(data, session.baseline, observation)
+    return {"ready_ms": ready,
+            "minutes_after_infusion": None if ready is None
+            else round((ready - observation) / 60_000, 1)}
