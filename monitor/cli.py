@@ -7,14 +7,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from device_sim.cli import chair_specs
+from monitor.adapters.influx import StoreUnavailableError
 from monitor.adapters.sqlite import SqliteStore
 from monitor.auth import ROLES, new_token, token_hash
 from monitor.demo import run_demo
 from monitor.pipeline import now_ms
-from monitor.service import Started, run_monitor
+from monitor.service import Started, run_monitor, session_report
+from monitor.sessions import UnknownSessionError
 from monitor.settings import Settings, SettingsError, load_settings
 
 
@@ -29,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0,
                       help="simulated seconds per real second")
     demo.add_argument("--seed", type=int, default=1, help="same seed, same patients")
+    report = commands.add_parser("report", help="a session's report or export")
+    report.add_argument("session_id")
+    report.add_argument("--format", choices=("json", "html", "csv", "jsonl", "fhir"),
+                        default="json")
+    report.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     token = commands.add_parser("token", help="issue, list or revoke access tokens")
     actions = token.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="issue a token (printed once)")
@@ -88,6 +96,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"monitor: settings: {error}")
     if args.command == "token":
         asyncio.run(_tokens(settings, args))
+        return
+    if args.command == "report":
+        try:
+            text = asyncio.run(session_report(settings, args.session_id, args.format))
+        except UnknownSessionError:
+            sys.exit(f"monitor: no session {args.session_id}")
+        except (SettingsError, StoreUnavailableError) as error:
+            sys.exit(f"monitor: {error}")
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
         return
     if args.command == "demo" and (args.beds < 1 or args.speed <= 0):
         sys.exit("monitor: demo: --beds must be at least 1 and --speed above 0")

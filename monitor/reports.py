@@ -111,12 +111,14 @@ class Reports:
             })
         return timeline
 
-    async def keep_before(self, cutoff_ms: int) -> None:
-        """Keep the reports of ended sessions whose readings start to age out."""
+    async def keep_all_ended(self) -> None:
+        """Keep the report of every ended session that has none kept yet.
+
+        Run before pruning: a reading's age is its device time, which need
+        not match the session's, so every ended session is kept first.
+        """
         for session in await self._store.sessions():
-            started = min(session.phase_started_ms.values())
-            if (not session.is_open and started < cutoff_ms
-                    and await self._store.saved_report(session.id) is None):
+            if not session.is_open and await self._store.saved_report(session.id) is None:
                 await self._store.save_report(session.id, now_ms(), await self.build(session))
 
     async def what_if(self, profile: Profile, sessions: Sequence[Session]) -> dict[str, Any]:

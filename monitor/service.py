@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import tomllib
@@ -27,6 +28,7 @@ from monitor.api.app import create_app
 from monitor.assembly import Parts, assemble
 from monitor.auth import TokenRegistry
 from monitor.domain.limits import Profile, ProfileError, load_profiles
+from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
 from monitor.pager_setup import build_pager
 from monitor.paging import Delivery
 from monitor.pipeline import (
@@ -98,11 +100,45 @@ async def _prune_forever(settings: Settings, vitals: VitalsStore, reports: Repor
     while True:
         cutoff = now_ms() - round(settings.retention_days * DAY_MS)
         try:
-            await reports.keep_before(cutoff)
+            await reports.keep_all_ended()
             await vitals.prune(cutoff)
         except StoreUnavailableError as error:
             log.warning("pruning readings before %s waits: %s", cutoff, error)
         await asyncio.sleep(PRUNE_EVERY_S)
+
+
+async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
+    """A session's report or export, read straight from the stores (``monitor report``).
+
+    Raises:
+        UnknownSessionError: No session has that id.
+        StoreUnavailableError: InfluxDB does not answer.
+    """
+    profiles = read_profiles(settings)
+    store = SqliteStore(settings.data_dir / "monitor.db")
+    await store.open()
+    try:
+        # Reading only: the parts' broker connection is never opened.
+        parts = await assemble(settings, profiles, store, "mqtt://127.0.0.1:1883",
+                               TokenRegistry())
+        try:
+            session = await parts.sessions.get(session_id)
+            if fmt in ("json", "html"):
+                report = await parts.reports.report(session_id)
+                if fmt == "json":
+                    return json.dumps(report, indent=2) + "\n"
+                return to_html(report, await parts.reports.readings(session))
+            readings = await parts.reports.readings(session)
+            if fmt == "csv":
+                return to_csv(readings)
+            if fmt == "jsonl":
+                return to_jsonl(readings)
+            return json.dumps(to_fhir(session, readings), indent=1) + "\n"
+        finally:
+            if parts.influx is not None:
+                await parts.influx.close()
+    finally:
+        await store.close()
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -81,3 +82,74 @@ async def http_server(app: ASGIApp, port: int) -> AsyncIterator[None]:
     finally:
         server.should_exit = True
         await task
+
+
+INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
+
+
+class Influx:
+    """A real InfluxDB 1.x (Debian's ``influxdb``) with auth on, that can be stopped and started."""
+
+    user = "monitor"
+    password = "influx-test-password"
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._config = directory / "influxdb.conf"
+        self._config.write_text(f"""
+reporting-disabled = true
+bind-address = "127.0.0.1:{free_port()}"
+[meta]
+  dir = "{directory}/meta"
+[data]
+  dir = "{directory}/data"
+  wal-dir = "{directory}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = true
+  log-enabled = false
+[ifql]
+  enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+""")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start influxd and wait until it answers."""
+        self._process = subprocess.Popen([INFLUXD, "-config", str(self._config)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, timeout_s=30)
+
+    def stop(self) -> None:
+        """Stop influxd."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+            self._process = None
+
+    def create_admin(self) -> None:
+        """The first user (allowed without credentials while there is none)."""
+        query = f"CREATE USER {self.user} WITH PASSWORD '{self.password}' WITH ALL PRIVILEGES"
+        for _ in range(50):
+            response = httpx.post(f"{self.url}/query", data={"q": query})
+            if response.status_code == httpx.codes.OK:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"InfluxDB did not create the user: {response.text}")
+
+
+@contextmanager
+def influxdb(directory: Path) -> Iterator[Influx]:
+    """A running InfluxDB with an admin user, on free ports."""
+    server = Influx(directory)
+    server.start()
+    try:
+        server.create_admin()
+        yield server
+    finally:
+        server.stop()
