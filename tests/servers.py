@@ -94,6 +94,7 @@ class Influx:
     password = "influx-test-password"
 
     def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._config = directory / "influxdb.conf"
@@ -106,6 +107,8 @@ bind-address = "127.0.0.1:{free_port()}"
   dir = "{directory}/data"
   wal-dir = "{directory}/wal"
   query-log-enabled = false
+  cache-snapshot-write-cold-duration = "2s"
+  compact-full-write-cold-duration = "4s"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   auth-enabled = true

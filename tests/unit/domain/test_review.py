@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from monitor.domain.review import (
@@ -30,7 +32,7 @@ def test_statistics() -> None:
 
 
 def test_flagged_and_implausible_values_are_left_out() -> None:
-    readings = [{"vitals": {"hr": 70.0}}, {"vitals": {"hr": 0.0}},
+    readings: list[dict[str, Any]] = [{"vitals": {"hr": 70.0}}, {"vitals": {"hr": 0.0}},
                 {"vitals": {"hr": 140.0}, "flags": {"hr": "artifact"}}]
     assert list(series_of(readings, [0, 1000, 2000])["hr"].values) == [70.0]
 
