@@ -124,7 +124,12 @@ function tileFor(b) {
   if (!tile) {
     tile = template.content.firstElementChild.cloneNode(true);
     tile.dataset.bed = k;
-    board.append(tile);
+    if (b.site === "system") {  // the monitor's own technical alarms, above every chair
+      tile.classList.add("system");
+      board.prepend(tile);
+    } else {
+      board.append(tile);
+    }
     plots.set(k, new uPlot({
       width: 260, height: 56, legend: { show: false }, cursor: { show: false },
       axes: [{ show: false }, { show: false }],
