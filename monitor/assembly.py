@@ -130,7 +130,7 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
                    broker_url: str, tokens: TokenRegistry) -> Parts:
     """Every part, wired, with the stored state restored."""
     board, counters = Board(), Counters()
-    hub = BoardHub(settings.ws_queue_size)
+    hub = BoardHub(settings.ws_queue_size, settings.ws_send_timeout_s)
     alarms = AlarmFanout(board, hub)
     inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
     ingest = MqttIngest(

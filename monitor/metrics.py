@@ -21,6 +21,7 @@ COUNTER_HELP: Final = {
     "alarm_events": "alarm transitions from readings",
     "internal_errors": "messages that hit a defect (dead-lettered)",
     "auth_failures": "requests refused for a missing or unknown token",
+    "ws_stuck_closed": "board screens disconnected for not reading",
     "pages_delivered": "pages delivered",
     "pages_failed": "pages that could not be delivered",
 }

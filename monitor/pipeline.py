@@ -74,6 +74,7 @@ class Counters:
     alarm_events: int = 0
     internal_errors: int = 0
     auth_failures: int = 0
+    ws_stuck_closed: int = 0
     pages_delivered: int = 0
     pages_failed: int = 0
 

@@ -28,7 +28,9 @@ from monitor.api.app import create_app
 from monitor.assembly import Parts, assemble
 from monitor.auth import TokenRegistry
 from monitor.domain.limits import Profile, ProfileError, load_profiles
+from monitor.domain.readings import iso_ms
 from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.logs import redact_tokens
 from monitor.pager_setup import build_pager
 from monitor.paging import Delivery
 from monitor.pipeline import (
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
 DAY_MS: Final = 24 * 3600 * 1000
 PRUNE_EVERY_S: Final = 3600.0
+HEARTBEAT_S: Final = 10.0
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""
 SHUTDOWN_DRAIN_TIMEOUT_S: Final = 30.0
 
@@ -141,6 +144,13 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
         await store.close()
 
 
+async def _heartbeat(store: SqliteStore) -> None:
+    """Note the time now and then, so a restart after a crash can say when it happened."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        await store.mark_seen(now_ms())
+
+
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -164,6 +174,7 @@ async def run_monitor(
     Raises:
         SettingsError: What the settings say cannot be used.
     """
+    redact_tokens()
     if stop is None:
         stop = asyncio.Event()
         _install_signal_handlers(stop)
@@ -173,9 +184,12 @@ async def run_monitor(
     try:
         tokens = await load_tokens(store, settings, demo=demo)
         demo_tokens = await issue_demo_tokens(store, tokens) if demo else {}
+        last_seen = await store.mark_running(now_ms())
         async with _broker_url(settings) as broker_url:
             await _serve(settings, profiles, store, broker_url, tokens=tokens,
-                         demo_tokens=demo_tokens, stop=stop, on_started=on_started)
+                         demo_tokens=demo_tokens, stop=stop, on_started=on_started,
+                         crashed_at=last_seen)
+        await store.mark_stopped()
     finally:
         await store.close()
 
@@ -211,6 +225,7 @@ async def _serve(
     demo_tokens: dict[str, str],
     stop: asyncio.Event,
     on_started: Callable[[Started], object] | None,
+    crashed_at: int | None,
 ) -> None:
     parts = await assemble(settings, profiles, store, broker_url, tokens)
     server = uvicorn.Server(uvicorn.Config(
@@ -228,6 +243,10 @@ async def _serve(
         pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
         parts.alarms.listeners.append(pager)
         group.create_task(parts.ingest.run(), name="mqtt-ingest")
+        if crashed_at is not None:
+            await parts.system.event("monitor_restarted", "medium", (
+                f"the monitor stopped without shutting down (last seen {iso_ms(crashed_at)}); "
+                "what the broker kept meanwhile is being replayed"))
         clock = group.create_task(parts.actions.run_clock(settings.tick_interval_s),
                                   name="alarm-clock")
         endless = [
@@ -235,6 +254,9 @@ async def _serve(
             group.create_task(parts.processor.run(), name="process"),
             group.create_task(parts.writer.run(), name="store-writer"),
             group.create_task(parts.refresh_tokens(), name="tokens"),
+            group.create_task(parts.system.watch_broker(
+                parts.ingest.connected, settings.broker_alarm_after_s), name="broker-watch"),
+            group.create_task(_heartbeat(store), name="heartbeat"),
             *await _storage_tasks(parts, group, stack),
         ]
         http = group.create_task(server.serve(), name="http")

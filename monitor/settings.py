@@ -106,6 +106,9 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600, ge=60,
         description="how long the broker keeps the queue while the monitor is away (MQTT 5)",
     )
+    broker_alarm_after_s: float = Field(
+        default=5.0, gt=0, description="raise broker_offline after this long without a broker"
+    )
     embedded_broker_port: int = Field(
         default=1883, ge=0, le=65535,
         description="port of the embedded broker (0: any free port)",
@@ -139,6 +142,9 @@ class Settings(BaseSettings):
     ws_queue_size: int = Field(
         default=1_000, ge=10,
         description="messages queued per board client before it is sent a fresh snapshot",
+    )
+    ws_send_timeout_s: float = Field(
+        default=5.0, gt=0, description="a board screen that takes no frame this long is let go"
     )
     thresholds_file: Path = Field(
         default=PROJECT_ROOT / "config" / "thresholds.toml",

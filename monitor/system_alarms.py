@@ -1,11 +1,15 @@
-"""Technical alarms of the monitor itself (not of a bed): the store is down, say.
+"""Technical alarms of the monitor itself (not of a bed): no broker, no store, a crash.
 
 They stand on the board under the pseudo-bed ``system/monitor`` and follow
-the same path as every other alarm: board, pager, audit log.
+the same path as every other alarm: board, pager, audit log. A condition
+alarm clears when its condition ends; an event alarm (the monitor was
+down) stays until someone acknowledges it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from typing import Final
 
@@ -30,7 +34,7 @@ class SystemAlarms:
         await self._writer.commit(events)
 
     async def set(self, code: str, priority: Priority, present: bool, detail: str | None) -> None:
-        """Raise or clear the alarm ``code``."""
+        """Raise or clear the condition alarm ``code``."""
         now = now_ms()
         alarm = self.open.get(code)
         if present and alarm is None:
@@ -39,10 +43,21 @@ class SystemAlarms:
                           limit=None, raised_ms=now, updated_ms=now)
             self.open[code] = alarm
             await self._emit([AlarmEvent("raised", alarm, detail=detail)])
+        elif not present and alarm is not None and not alarm.condition_present:
+            return
         elif not present and alarm is not None:
             del self.open[code]
             cleared = replace(alarm, state="cleared", updated_ms=now)
             await self._emit([AlarmEvent("cleared", cleared, detail=detail)])
+
+    async def event(self, code: str, priority: Priority, detail: str) -> None:
+        """Raise an event alarm: it stands until acknowledged."""
+        now = now_ms()
+        alarm = Alarm(id=new_alarm_id(), bed=SYSTEM_BED, session_id=None, kind="technical",
+                      code=code, vital=None, priority=priority, state="active", value=None,
+                      limit=None, raised_ms=now, updated_ms=now, condition_present=False)
+        self.open[code] = alarm
+        await self._emit([AlarmEvent("raised", alarm, detail=detail)])
 
     async def acknowledge(self, alarm_id: str, user: str) -> Alarm | None:
         """``user`` acknowledges a system alarm; None if no open one has that id."""
@@ -54,10 +69,32 @@ class SystemAlarms:
             now = now_ms()
             acknowledged = replace(alarm, state="acknowledged", acknowledged_by=user,
                                    acknowledged_ms=now, updated_ms=now)
-            self.open[code] = acknowledged
-            await self._emit([AlarmEvent("acknowledged", acknowledged, user)])
+            events = [AlarmEvent("acknowledged", acknowledged, user)]
+            if alarm.condition_present:
+                self.open[code] = acknowledged
+            else:
+                del self.open[code]
+                acknowledged = replace(acknowledged, state="cleared")
+                events.append(AlarmEvent("cleared", acknowledged, user))
+            await self._emit(events)
             return acknowledged
         return None
+
+    async def watch_broker(self, connected: asyncio.Event, after_s: float,
+                           every_s: float = 0.5) -> None:
+        """Raise ``broker_offline`` (high) once the broker has been gone ``after_s``, forever."""
+        down_since: float | None = None
+        while True:
+            await asyncio.sleep(every_s)
+            if connected.is_set():
+                down_since = None
+                await self.set("broker_offline", "high", False, "connected again")
+                continue
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= after_s:
+                await self.set("broker_offline", "high", True,
+                               f"no connection to the MQTT broker for {after_s:g} s or more: "
+                               "no reading reaches the monitor")
 
     async def store_outage(self, problem: str | None) -> None:
         """The vitals store stopped taking readings (``problem``), or took them again (None)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+ROOT = Path(__file__).parents[1]
 
 
 def free_port() -> int:
@@ -46,24 +48,71 @@ class Mosquitto:
     url: str
 
 
+class MosquittoProcess:
+    """A Mosquitto process on ``port`` with ``config``; it can be stopped and started again."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config, self.port = config, port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it listens."""
+        if os.geteuid() == 0 and "\nuser " not in self.config.read_text():
+            # Started as root, Mosquitto switches to its own user, which cannot
+            # reach the test's private temp dirs; stay who we are instead.
+            self.config.write_text(self.config.read_text() + "\nuser root\n")
+        self._process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        """Stop it (it saves its persistent state)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
 @contextmanager
 def mosquitto(directory: Path) -> Iterator[Mosquitto]:
-    """Mosquitto with the queue settings of config/mosquitto.conf, on a free port."""
+    """Mosquitto with the queue settings of config/mosquitto.conf, anonymous, on a free port."""
     port = free_port()
     config = directory / "mosquitto.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
         "max_queued_messages 4000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
+        f"persistence true\npersistence_location {directory}/\n"
     )
-    process = subprocess.Popen(
-        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = MosquittoProcess(config, port)
+    process.start()
     try:
-        wait_for_port(port)
         yield Mosquitto(port, f"mqtt://127.0.0.1:{port}")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()
+
+
+def repo_broker(directory: Path, accounts: dict[str, str]) -> MosquittoProcess:
+    """Mosquitto configured by the project's config/mosquitto.conf and .acl, with ``accounts``.
+
+    Only the port and the file locations are changed, so the tests check
+    the configuration a clinic deploys.
+    """
+    passwords = directory / "passwd"
+    for index, (user, password) in enumerate(accounts.items()):
+        create = ["-c"] if index == 0 else []
+        subprocess.run(["mosquitto_passwd", *create, "-b", str(passwords), user, password],
+                       check=True, capture_output=True)
+    port = free_port()
+    text = (ROOT / "config" / "mosquitto.conf").read_text()
+    for old, new in [("listener 1883", f"listener {port} 127.0.0.1"),
+                     ("/mosquitto/config/passwd", str(passwords)),
+                     ("/mosquitto/config/mosquitto.acl", str(ROOT / "config" / "mosquitto.acl")),
+                     ("/mosquitto/data/", f"{directory}/")]:
+        assert old in text, old
+        text = text.replace(old, new)
+    config = directory / "mosquitto.conf"
+    config.write_text(text)
+    return MosquittoProcess(config, port)
 
 
 @asynccontextmanager

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS notes (
     user TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reports (
     session_id TEXT PRIMARY KEY, saved_ms INTEGER NOT NULL, report TEXT NOT NULL
@@ -180,6 +181,25 @@ class SqliteStore(RecordQueries):
             }
             for row in rows
         ]
+
+    async def mark_running(self, at_ms: int) -> int | None:
+        """Note that the monitor runs; returns when it was last seen if it never stopped cleanly."""
+        def mark(db: sqlite3.Connection) -> int | None:
+            row = db.execute("SELECT value FROM meta WHERE key = 'running_since'").fetchone()
+            seen = db.execute("SELECT value FROM meta WHERE key = 'last_seen_ms'").fetchone()
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('running_since', ?)", (str(at_ms),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_seen_ms', ?)", (str(at_ms),))
+            return int(seen[0]) if row is not None and seen is not None else None
+        return await self.call(mark)
+
+    async def mark_seen(self, at_ms: int) -> None:
+        """The monitor is still running (a heartbeat)."""
+        await self.call(lambda db: db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('last_seen_ms', ?)", (str(at_ms),)))
+
+    async def mark_stopped(self) -> None:
+        """The monitor shut down cleanly."""
+        await self.call(lambda db: db.execute("DELETE FROM meta WHERE key = 'running_since'"))
 
     async def outbox_peek(self, limit: int) -> list[tuple[int, str]]:
         """The oldest lines waiting for InfluxDB: (id, line protocol)."""

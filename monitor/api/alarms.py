@@ -20,6 +20,7 @@ router = APIRouter(tags=["board"])
 socket_router = APIRouter()
 
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 
 class Pause(BaseModel):
@@ -111,16 +112,27 @@ async def board_socket(websocket: WebSocket) -> None:
     async def send() -> None:
         while True:
             frame = await client.next_frame(lambda: context.board.snapshot(now_ms()))
-            await websocket.send_text(frame)
+            async with asyncio.timeout(context.hub.send_timeout_s):
+                await websocket.send_text(frame)
+
+    async def receive() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()
 
     sender = asyncio.create_task(send(), name="ws-send")
+    receiver = asyncio.create_task(receive(), name="ws-receive")
     try:
-        while True:
-            await websocket.receive_text()
-    except WebSocketDisconnect:
-        pass
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         context.hub.disconnect(client)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-            await sender
+        for task in (sender, receiver):
+            task.cancel()
+        await asyncio.gather(sender, receiver, return_exceptions=True)
+    if sender.done() and not sender.cancelled() and isinstance(sender.exception(), TimeoutError):
+        # A screen that takes nothing for this long is stuck: let it go (it
+        # reconnects and gets a fresh snapshot when it is able to).
+        context.counters.ws_stuck_closed += 1
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await websocket.close(code=TRY_AGAIN_LATER, reason="not reading")

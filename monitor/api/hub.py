@@ -2,7 +2,8 @@
 
 A message is serialised once for all clients. A client whose queue is full is
 not waited for: its queue is emptied and it is sent a fresh snapshot instead,
-so a slow screen never slows ingest or the other screens.
+so a slow screen never slows ingest or the other screens. A screen that does
+not take a frame within ``send_timeout_s`` is disconnected.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ class BoardClient:
 class BoardHub:
     """Every connected board client; the pipeline publishes here."""
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(self, queue_size: int, send_timeout_s: float = 5.0) -> None:
         self._queue_size = queue_size
+        self.send_timeout_s = send_timeout_s
         self._clients: set[BoardClient] = set()
 
     @property

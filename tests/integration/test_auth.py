@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -93,3 +94,25 @@ async def test_no_way_in_stops_start_up(monitor_settings: Settings, tmp_path: Pa
                                                    "data_dir": tmp_path / "empty"})
     with pytest.raises(SettingsError, match="no token can sign in"):
         await run_monitor(settings)
+
+
+async def test_a_token_in_a_query_string_is_never_logged(
+    monitor: RunningMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    secret = await monitor.token("kiosk-2", "viewer")
+    async with websockets.connect(monitor.ws_url(secret)) as socket:
+        await socket.recv()
+    async with httpx.AsyncClient(base_url=monitor.url) as browser:
+        await browser.get(f"/?token={secret}")
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(monitor.ws_url("wrong-token-value")):
+            pass
+    client_side = ("websockets.client", "httpx", "httpcore")  # the test's own clients
+    text = "\n".join(record.getMessage() for record in caplog.records
+                     if not record.name.startswith(client_side))
+    assert "WebSocket /ws/board?token=<redacted>" in text  # uvicorn did log the URL...
+    assert secret not in text  # ...but not the token
+    assert "wrong-token-value" not in text
