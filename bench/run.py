@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.page_latency", "bench.sim_capacity", "bench.storage")
+BENCHMARKS = ("bench.page_latency", "bench.sim_capacity", "bench.storage", "bench.faults")
 
 
 def main() -> None:

@@ -243,10 +243,6 @@ async def _serve(
         pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
         parts.alarms.listeners.append(pager)
         group.create_task(parts.ingest.run(), name="mqtt-ingest")
-        if crashed_at is not None:
-            await parts.system.event("monitor_restarted", "medium", (
-                f"the monitor stopped without shutting down (last seen {iso_ms(crashed_at)}); "
-                "what the broker kept meanwhile is being replayed"))
         clock = group.create_task(parts.actions.run_clock(settings.tick_interval_s),
                                   name="alarm-clock")
         endless = [
@@ -259,6 +255,10 @@ async def _serve(
             group.create_task(_heartbeat(store), name="heartbeat"),
             *await _storage_tasks(parts, group, stack),
         ]
+        if crashed_at is not None:  # after the store writer runs: the alarm is committed
+            await parts.system.event("monitor_restarted", "medium", (
+                f"the monitor stopped without shutting down (last seen {iso_ms(crashed_at)}); "
+                "what the broker kept meanwhile is being replayed"))
         http = group.create_task(server.serve(), name="http")
         while not server.started:
             if http.done():
