@@ -31,7 +31,7 @@ async def run_all(directory: Path, count: int, rate_hz: float, store_down_s: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readings", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=25.0, help="readings per second")
+    parser.add_argument("--rate", type=float, default=40.0, help="readings per second")
     parser.add_argument("--store-down", type=float, default=60.0, help="seconds")
     parser.add_argument("--broker-down", type=float, default=10.0, help="seconds")
     args = parser.parse_args()

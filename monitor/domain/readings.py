@@ -123,6 +123,8 @@ def _load_json(payload: bytes) -> object:
         ) from None
     except json.JSONDecodeError as error:
         raise InvalidPayload(f"payload is not JSON: {error.msg} at char {error.pos}") from None
+    except ValueError as error:  # e.g. an integer literal of thousands of digits
+        raise InvalidPayload(f"payload is not usable JSON: {str(error)[:80]}") from None
     except RecursionError:
         raise InvalidPayload("payload is not JSON: nested too deeply") from None
     return document
