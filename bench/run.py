@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.page_latency", "bench.sim_capacity", "bench.storage", "bench.faults")
+BENCHMARKS = (
+    "bench.page_latency", "bench.sim_capacity", "bench.storage", "bench.faults",
+    "bench.ws_stuck",
+)
 
 
 def main() -> None:

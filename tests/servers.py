@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -205,3 +206,23 @@ def influxdb(directory: Path) -> Iterator[Influx]:
         yield server
     finally:
         server.stop()
+
+
+@asynccontextmanager
+async def stuck_screen(port: int, token: str) -> AsyncIterator[socket.socket]:
+    """A board client that completes the handshake and then never reads."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(sock, (
+        f"GET /ws/board?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert await loop.sock_recv(sock, 12) == b"HTTP/1.1 101"
+    try:
+        yield sock
+    finally:
+        sock.close()

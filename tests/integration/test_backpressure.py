@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import json
-import os
-import socket
-from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
@@ -23,31 +18,12 @@ from tests.integration.conftest import (
     monitor_running,
     reading,
 )
+from tests.servers import stuck_screen
 
 pytestmark = pytest.mark.integration
 
 BEDS = 500
 ROUNDS = 60
-
-
-@contextlib.asynccontextmanager
-async def stuck_screen(port: int) -> AsyncIterator[socket.socket]:
-    """A board client that completes the handshake and then never reads."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, ("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(sock, (
-        f"GET /ws/board?token={BOOTSTRAP} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    assert await loop.sock_recv(sock, 12) == b"HTTP/1.1 101"
-    try:
-        yield sock
-    finally:
-        sock.close()
 
 
 async def metric(monitor: RunningMonitor, name: str) -> float:
@@ -67,7 +43,7 @@ async def test_a_stuck_screen_is_let_go_and_the_others_get_everything(
         seen: dict[str, int] = {}
         async with websockets.connect(monitor.ws_url(), max_size=None) as screen:
             assert json.loads(await screen.recv())["type"] == "snapshot"
-            async with stuck_screen(port):
+            async with stuck_screen(port, BOOTSTRAP):
                 async with aiomqtt.Client("127.0.0.1", mosquitto.port,
                                           max_inflight_messages=1000) as mqtt:
                     for round_ in range(ROUNDS):
