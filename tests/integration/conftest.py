@@ -51,6 +51,15 @@ class RunningMonitor:
         """An API client signed in with ``token`` (the bootstrap admin's by default)."""
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {token}"})
 
+    async def open_session(self, bed: str) -> str:
+        """Open a session at ``bed`` of this test's site; returns its id."""
+        async with self.api() as http:
+            response = await http.post("/api/sessions", json={
+                "site": self.site, "bed": bed, "patient_ref": f"p-{bed}"})
+            response.raise_for_status()
+            session_id: str = response.json()["id"]
+            return session_id
+
     async def token(self, name: str, role: str) -> str:
         """A new token for ``name`` with ``role``."""
         async with self.api() as admin:

@@ -52,15 +52,6 @@ async def board(browser: Browser, url: str, token: str) -> Page:
     return page
 
 
-async def open_session(monitor: RunningMonitor, bed: str) -> str:
-    async with monitor.api() as http:
-        response = await http.post("/api/sessions", json={
-            "site": monitor.site, "bed": bed, "patient_ref": f"p-{bed}"})
-        response.raise_for_status()
-        session_id: str = response.json()["id"]
-        return session_id
-
-
 @contextlib.asynccontextmanager
 async def chairs(mosquitto: Mosquitto, site: str, count: int) -> AsyncIterator[None]:
     devices = [SimulatedMonitor(spec) for spec in chair_specs(site, count, seed=2)]
@@ -77,7 +68,7 @@ async def test_the_board_shows_the_chairs_with_values_that_change(
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
     for bed in ("bed-01", "bed-02", "bed-03"):
-        await open_session(monitor, bed)
+        await monitor.open_session(bed)
     async with chairs(mosquitto, monitor.site, 3):
         page = await board(browser, monitor.url, await monitor.token("nurse-ana", "nurse"))
         tiles = page.locator(".tile")
@@ -96,7 +87,7 @@ async def test_the_board_shows_the_chairs_with_values_that_change(
 async def test_a_breach_turns_its_tile_high_and_an_acknowledgement_reaches_every_board(
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
-    await open_session(monitor, "chair-7")
+    await monitor.open_session("chair-7")
     nurse = await monitor.token("nurse-ben", "nurse")
     first, second = await board(browser, monitor.url, nurse), await board(
         browser, monitor.url, nurse)
@@ -121,7 +112,7 @@ async def test_a_breach_turns_its_tile_high_and_an_acknowledgement_reaches_every
 async def test_a_viewer_sees_alarms_but_no_buttons(
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
-    await open_session(monitor, "chair-8")
+    await monitor.open_session("chair-8")
     async with publisher(mosquitto) as mqtt:
         await mqtt.publish(f"infusion/{monitor.site}/chair-8/vitals", reading(1, spo2=84), qos=1)
     viewer = await board(browser, monitor.url, await monitor.token("screen-1", "viewer"))
@@ -150,7 +141,7 @@ async def test_the_board_shows_the_outage_and_recovers_without_a_reload(
 async def test_the_session_page_charts_the_session_and_runs_its_phases(
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
-    session_id = await open_session(monitor, "chair-9")
+    session_id = await monitor.open_session("chair-9")
     async with publisher(mosquitto) as mqtt:
         for seq in range(40):
             vitals: dict[str, float] = {"hr": 70 + seq % 7, "spo2": 97, "rr": 14, "etco2": 36}

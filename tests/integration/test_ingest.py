@@ -22,16 +22,6 @@ from tests.integration.conftest import (
 pytestmark = pytest.mark.integration
 
 
-async def open_session(monitor: RunningMonitor, bed: str) -> str:
-    async with monitor.api() as http:
-        response = await http.post(
-            "/api/sessions", json={"site": monitor.site, "bed": bed, "patient_ref": "p-001"}
-        )
-        assert response.status_code == 201, response.text
-        session_id: str = response.json()["id"]
-        return session_id
-
-
 async def messages(socket: Any) -> Any:
     while True:
         frame = json.loads(await socket.recv())
@@ -42,7 +32,7 @@ async def messages(socket: Any) -> Any:
 async def test_sbp_190_reaches_the_board_as_a_high_alarm_and_is_stored(
     monitor: RunningMonitor, mosquitto: Mosquitto
 ) -> None:
-    session_id = await open_session(monitor, "chair-1")
+    session_id = await monitor.open_session("chair-1")
     async with websockets.connect(monitor.ws_url()) as socket:
         stream = messages(socket)
         first = await anext(stream)

@@ -65,15 +65,6 @@ async def publish_session(mosquitto: Mosquitto, site: str, bed: str, seconds: in
     return sent
 
 
-async def open_session(monitor: RunningMonitor, bed: str) -> str:
-    async with monitor.api() as http:
-        response = await http.post("/api/sessions", json={
-            "site": monitor.site, "bed": bed, "patient_ref": f"p-{bed}"})
-        response.raise_for_status()
-        session_id: str = response.json()["id"]
-        return session_id
-
-
 async def stored(monitor: RunningMonitor, session_id: str) -> list[dict[str, Any]]:
     async with monitor.api() as http:
         response = await http.get(f"/api/sessions/{session_id}/vitals")
@@ -86,7 +77,7 @@ async def test_an_hour_long_session_reads_back_complete(
     monitor_settings: Settings, mosquitto: Mosquitto, influx: Influx, site: str, store: str
 ) -> None:
     async with monitor_running(with_store(monitor_settings, store, influx), site) as monitor:
-        session_id = await open_session(monitor, "chair-1")
+        session_id = await monitor.open_session("chair-1")
         sent = await publish_session(mosquitto, site, "chair-1", HOUR_S, time.time() - HOUR_S)
 
         async def complete() -> bool:
@@ -110,7 +101,7 @@ async def test_influxdb_down_for_a_stretch_loses_nothing_and_raises_the_outage(
 ) -> None:
     settings = with_store(monitor_settings, "influx", influx)
     async with monitor_running(settings, site) as monitor:
-        session_id = await open_session(monitor, "chair-2")
+        session_id = await monitor.open_session("chair-2")
         start = time.time() - 600
         sent = await publish_session(mosquitto, site, "chair-2", 200, start)
         influx.stop()
@@ -149,7 +140,7 @@ async def test_influxdb_down_for_a_stretch_loses_nothing_and_raises_the_outage(
 async def test_exports_fhir_validates_and_csv_has_its_columns(
     monitor: RunningMonitor, mosquitto: Mosquitto
 ) -> None:
-    session_id = await open_session(monitor, "chair-3")
+    session_id = await monitor.open_session("chair-3")
     sent = await publish_session(mosquitto, monitor.site, "chair-3", 301, time.time() - 400)
 
     async def complete() -> bool:
@@ -178,7 +169,7 @@ async def test_exports_fhir_validates_and_csv_has_its_columns(
 async def test_what_if_compares_a_stricter_limit_with_what_was_raised(
     monitor: RunningMonitor, mosquitto: Mosquitto
 ) -> None:
-    session_id = await open_session(monitor, "chair-4")
+    session_id = await monitor.open_session("chair-4")
     sent = await publish_session(mosquitto, monitor.site, "chair-4", 120, time.time() - 200)
 
     async def complete() -> bool:
@@ -201,7 +192,7 @@ async def test_aged_readings_are_pruned_and_the_report_stays(
     monitor_settings: Settings, mosquitto: Mosquitto, site: str
 ) -> None:
     async with monitor_running(monitor_settings, site) as monitor:
-        session_id = await open_session(monitor, "chair-5")
+        session_id = await monitor.open_session("chair-5")
         sent = await publish_session(mosquitto, site, "chair-5", 90, time.time() - 3 * 86400)
 
         async def complete() -> bool:
@@ -224,7 +215,7 @@ async def test_monitor_report_prints_a_session_from_the_command_line(
     monitor_settings: Settings, mosquitto: Mosquitto, site: str
 ) -> None:
     async with monitor_running(monitor_settings, site) as monitor:
-        session_id = await open_session(monitor, "chair-6")
+        session_id = await monitor.open_session("chair-6")
         sent = await publish_session(mosquitto, site, "chair-6", 60, time.time() - 100)
 
         async def complete() -> bool:
