@@ -44,6 +44,21 @@ class OutboxShipper:
         self.healthy = True
         self.shipped = 0
 
+    async def flush(self, timeout_s: float) -> int:
+        """Ship what waits, for at most ``timeout_s`` (at shutdown); returns how many are left.
+
+        What InfluxDB does not take stays in the outbox for the next start.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while rows := await self._store.outbox_peek(self._batch):
+                    await self._influx.write_lines([text for _, text in rows])
+                    await self._store.outbox_done(rows[-1][0])
+                    self.shipped += len(rows)
+        except (TimeoutError, StoreUnavailableError) as error:
+            log.warning("shutdown: the outbox keeps what InfluxDB did not take (%r)", error)
+        return await self._store.outbox_depth()
+
     def kick(self) -> None:
         """New lines were committed to the outbox."""
         self._more.set()

@@ -277,6 +277,12 @@ async def _serve(
         clock.cancel()
         await pager.close()
         await _drain(parts.ingest, parts.inbox, parts.writer, outcomes)
+        if parts.shipper is not None:
+            for task in endless:
+                if task.get_name() == "outbox-shipper":
+                    task.cancel()
+            left = await parts.shipper.flush(SHUTDOWN_DRAIN_TIMEOUT_S)
+            log.info("shutdown: %d readings wait in the outbox for the next start", left)
         server.should_exit = True
         for task in endless:
             task.cancel()

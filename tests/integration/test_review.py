@@ -19,6 +19,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import SecretStr
 
 from device_sim.device import ChairSpec, Publish, SimulatedMonitor
+from monitor.adapters.influx import InfluxVitals
 from monitor.exports import CSV_COLUMNS
 from monitor.settings import Settings
 from tests.integration.conftest import (
@@ -236,3 +237,30 @@ async def test_monitor_report_prints_a_session_from_the_command_line(
     assert len(as_csv.stdout.splitlines()) == 61
     assert missing.returncode == 1
     assert "no session nope" in missing.stderr
+
+
+async def test_shutdown_ships_the_outbox_before_exit(
+    monitor_settings: Settings, mosquitto: Mosquitto, influx: Influx, site: str
+) -> None:
+    settings = with_store(monitor_settings, "influx", influx)
+    async with monitor_running(settings, site) as monitor:
+        session_id = await monitor.open_session("chair-7")
+        influx.stop()
+        try:
+            sent = await publish_session(mosquitto, site, "chair-7", 150, time.time() - 300)
+
+            async def in_outbox() -> bool:
+                async with monitor.api() as http:
+                    text = (await http.get("/metrics")).text
+                return f"infusion_monitor_outbox {len(sent)}" in text
+            await eventually(in_outbox)
+        finally:
+            influx.start()
+    # The monitor has exited: whatever it did not ship before that is not in InfluxDB.
+    reader = InfluxVitals(influx.url, settings.influx_db, username=influx.user,
+                          password=influx.password)
+    try:
+        stored = await reader.session_readings(session_id)
+    finally:
+        await reader.close()
+    assert len(stored) == len(sent) == 150
