@@ -137,6 +137,7 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
         BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id,
         protocol=settings.mqtt_protocol if settings.mqtt_url else "3.1.1",
         sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s, inbox=inbox,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
     )
     influx = _influx(settings)
     writer = BatchWriter(

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default=None,
         description="mqtt://[user:pass@]host:port (mqtts:// for TLS); unset: embedded broker",
     )
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA certificate(s) of the broker for mqtts:// (else system CAs)"
+    )
     mqtt_client_id: str = Field(
         default="infusion-monitor",
         description="fixed client id: the broker keeps this persistent session's queue",

@@ -96,8 +96,10 @@ class MqttIngest:
         sites: list[str],
         session_expiry_s: int,
         inbox: asyncio.Queue[Inbound],
+        ca_file: str | None = None,
     ) -> None:
         self._address = address
+        self._ca_file = ca_file
         self._client_id = client_id
         self._protocol = (
             aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
@@ -133,7 +135,8 @@ class MqttIngest:
             clean_session=None if v5 else False,
             clean_start=False if v5 else paho_client.MQTT_CLEAN_START_FIRST_ONLY,
             properties=properties,
-            tls_context=ssl.create_default_context() if self._address.tls else None,
+            tls_context=(ssl.create_default_context(cafile=self._ca_file)
+                         if self._address.tls else None),
             timeout=CONNECT_TIMEOUT_S,
         )
         # aiomqtt has no public switch for this; it must be set before connecting.
