@@ -1,0 +1,196 @@
+"""The monitor at clinic-group scale: N chairs at 1 Hz, against a real Mosquitto.
+
+For each N: the monitor runs as its own process (SQLite, all alarms on) and
+``device-sim`` as another; a board client here times each reading from its
+device timestamp to its arrival (publish -> board), and the newest stored
+reading is polled (publish -> stored). CPU and RSS of the monitor are read
+from /proc. Then the backlog run: 100,000 readings queued at the broker for
+a stopped subscriber, drained by a bare aiomqtt subscriber that only parses
+JSON, and by the monitor; the monitor's rate is given as a share of the bare one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import aiomqtt
+import numpy as np
+import websockets
+
+from tests.servers import free_port, mosquitto, wait_for_port
+
+TOKEN = "bench-scale-bootstrap-token-0123456789"
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    """One run's figures."""
+
+    chairs: int
+    received: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    stored_lag_ms: list[float] = field(default_factory=list)
+    cpu_pct: list[float] = field(default_factory=list)
+    rss_mib: list[float] = field(default_factory=list)
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """(CPU seconds so far, RSS MiB) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
+               .splitlines() if line.startswith("VmRSS")) / 1024
+    return cpu, rss
+
+
+def start_monitor(directory: Path, broker_port: int, client_id: str) -> tuple[
+    subprocess.Popen[bytes], int
+]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}", "MONITOR_HTTP_PORT": str(port),
+        "MONITOR_DATA_DIR": str(directory), "MONITOR_BOOTSTRAP_TOKEN": TOKEN,
+        "MONITOR_MQTT_CLIENT_ID": client_id,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, timeout_s=60)
+    return process, port
+
+
+async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid: int,
+                     chairs: int, seconds: int) -> Sample:
+    sample = Sample(chairs)
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "device_sim", "--broker", f"mqtt://127.0.0.1:{broker_port}",
+        "--site", f"s{chairs}", "--beds", str(chairs), "--connections",
+        str(max(1, chairs // 100)), "--duration", str(seconds),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
+    started = time.monotonic()
+    cpu0, _ = _proc(monitor_pid)
+    last_cpu, last_t = cpu0, started
+    async with websockets.connect(url, max_size=None) as board:
+        await board.recv()
+        while sim.returncode is None or time.monotonic() - started < seconds:
+            try:
+                async with asyncio.timeout(1):
+                    frame = json.loads(await board.recv())
+            except TimeoutError:
+                if sim.returncode is not None:
+                    break
+                continue
+            now = time.time()
+            for message in frame if isinstance(frame, list) else [frame]:
+                if message["type"] == "reading":
+                    sample.received += 1
+                    sent = datetime.fromisoformat(message["ts"]).timestamp()
+                    sample.latencies_ms.append((now - sent) * 1000)
+            if time.monotonic() - last_t >= 1:
+                cpu, rss = _proc(monitor_pid)
+                sample.cpu_pct.append(100 * (cpu - last_cpu) / (time.monotonic() - last_t))
+                sample.rss_mib.append(rss)
+                last_cpu, last_t = cpu, time.monotonic()
+                with contextlib.closing(sqlite3.connect(db)) as connection:
+                    newest = connection.execute("SELECT max(ts_ms) FROM readings").fetchone()[0]
+                if newest:
+                    sample.stored_lag_ms.append(time.time() * 1000 - newest)
+    sample.seconds = time.monotonic() - started
+    await sim.wait()
+    return sample
+
+
+async def queue_backlog(broker_port: int, client_id: str, count: int) -> None:
+    """Make a persistent session for ``client_id`` and queue ``count`` readings for it."""
+    async with aiomqtt.Client("127.0.0.1", broker_port, identifier=client_id,
+                              clean_session=False) as client:
+        await client.subscribe("infusion/+/+/vitals", qos=1)
+    async with aiomqtt.Client("127.0.0.1", broker_port, max_inflight_messages=1000) as pub:
+        for start in range(0, count, 1000):
+            await asyncio.gather(*(pub.publish(
+                f"infusion/backlog/b{n % 500}/vitals",
+                json.dumps({"v": 1, "device_id": f"d{n % 500}", "seq": n,
+                            "ts": "2026-11-21T10:00:00.000Z", "vitals": {"hr": 70}}),
+                qos=1) for n in range(start, min(start + 1000, count))))
+
+
+async def bare_drain(broker_port: int, count: int) -> float:
+    """Readings/s of a bare subscriber that only parses JSON, draining a backlog."""
+    await queue_backlog(broker_port, "bare", count)
+    got = 0
+    started = time.monotonic()
+    async with aiomqtt.Client("127.0.0.1", broker_port, identifier="bare",
+                              clean_session=False) as client:
+        await client.subscribe("infusion/+/+/vitals", qos=1)
+        async for message in client.messages:
+            json.loads(message.payload)
+            got += 1
+            if got == count:
+                break
+    return count / (time.monotonic() - started)
+
+
+async def monitor_drain(directory: Path, broker_port: int, count: int) -> float:
+    """Readings/s of the monitor (validation, alarms, storage) draining the same backlog."""
+    await queue_backlog(broker_port, "monitor-drain", count)
+    db = directory / "monitor.db"
+    started = time.monotonic()
+    process, _ = start_monitor(directory, broker_port, "monitor-drain")
+    try:
+        while True:
+            await asyncio.sleep(0.5)
+            with contextlib.closing(sqlite3.connect(db)) as connection:
+                stored = connection.execute("SELECT count(*) FROM readings").fetchone()[0]
+            if stored >= count:
+                return count / (time.monotonic() - started)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chairs", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--backlog", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
+        data = Path(directory) / "var"
+        monitor, http_port = start_monitor(data, broker.port, "monitor-scale")
+        print(f"{'chairs':>6} {'readings/s':>10} {'board p50':>9} {'p99':>7} {'max':>7} "
+              f"{'stored lag':>10} {'CPU %':>6} {'RSS MiB start/end':>18}", flush=True)
+        try:
+            for chairs in args.chairs:
+                s = asyncio.run(run_chairs(broker.port, http_port, data / "monitor.db",
+                                           monitor_pid=monitor.pid, chairs=chairs,
+                                           seconds=args.seconds))
+                p50, p99 = np.percentile(s.latencies_ms, [50, 99])
+                print(f"{chairs:>6} {s.received / s.seconds:>10.0f} {p50:>9.1f} {p99:>7.1f} "
+                      f"{max(s.latencies_ms):>7.0f} {np.median(s.stored_lag_ms):>9.0f}ms "
+                      f"{np.mean(s.cpu_pct):>6.0f} {s.rss_mib[0]:>8.0f} / {s.rss_mib[-1]:<7.0f}",
+                      flush=True)
+        finally:
+            monitor.terminate()
+            monitor.wait(timeout=60)
+        bare = asyncio.run(bare_drain(broker.port, args.backlog))
+        ours = asyncio.run(monitor_drain(Path(directory) / "drain", broker.port, args.backlog))
+        print(f"backlog of {args.backlog:,}: bare subscriber {bare:,.0f}/s, monitor {ours:,.0f}/s "
+              f"({100 * ours / bare:.0f} % of bare)")
+
+
+if __name__ == "__main__":
+    main()
