@@ -52,6 +52,11 @@ async function signIn() {
     }
   }
   const dialog = document.getElementById("sign-in");
+  dialog.innerHTML = `<form>
+      <label>Access token <input type="password" autocomplete="off" required></label>
+      <button type="submit">Sign in</button>
+      <p class="error" role="alert"></p>
+    </form>`;
   dialog.hidden = false;
   return new Promise((resolve) => {
     dialog.querySelector("form").addEventListener("submit", async (event) => {

@@ -34,7 +34,6 @@ class RunStats:
     published: int = 0
     ticks: int = 0
     max_lag_s: float = 0.0
-    lag_over_1s: int = 0
 
 
 class _Group:
@@ -84,7 +83,6 @@ class _Group:
         due = self._started + self._tick * self._interval_s
         lag = time.monotonic() - due
         self._stats.max_lag_s = max(self._stats.max_lag_s, lag)
-        self._stats.lag_over_1s += lag > 1.0
         if lag < 0:
             await asyncio.sleep(-lag)
 

@@ -20,7 +20,6 @@ from monitor.adapters.sqlite import StoredReading
 from monitor.domain.readings import VITALS, iso_ms
 
 MEASUREMENT: Final = "vitals"
-QUERY_CHUNK: Final = 10_000
 
 
 class StoreUnavailableError(Exception):
@@ -86,14 +85,6 @@ class InfluxVitals:
                 f"InfluxDB {path} answered {response.status_code}: {response.text[:200]}"
             )
         return response
-
-    async def ping(self) -> bool:
-        """Whether InfluxDB answers."""
-        try:
-            await self._call("GET", "/ping")
-        except StoreUnavailableError:
-            return False
-        return True
 
     async def ensure_database(self) -> None:
         """Create the database if the server lets us (1.x; 2.x/3 map it to a bucket).

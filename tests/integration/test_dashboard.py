@@ -166,3 +166,17 @@ async def test_the_session_page_charts_the_session_and_runs_its_phases(
     await expect(page.locator("#facts")).to_contain_text("sbp 143")  # median of 128..158
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "session.png", full_page=True)
+
+
+async def test_signing_in_with_the_form(monitor: RunningMonitor, browser: Browser) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{monitor.url}/")
+    form = page.locator("#sign-in form")
+    await form.locator("input").fill("not-a-token")
+    await form.locator("button").click()
+    await expect(form.locator(".error")).to_have_text("This token is not valid.")
+    await form.locator("input").fill(await monitor.token("nurse-fay", "nurse"))
+    await form.locator("button").click()
+    await expect(page.locator("#sign-in")).to_be_hidden()
+    await expect(page.locator("#who")).to_have_text("nurse-fay (nurse)")
+    await expect(page.locator("#connection")).to_have_text("live")
