@@ -1,12 +1,20 @@
 """The monitor at clinic-group scale: N chairs at 1 Hz, against a real Mosquitto.
 
-For each N: the monitor runs as its own process (SQLite, all alarms on) and
-``device-sim`` as another; a board client here times each reading from its
-device timestamp to its arrival (publish -> board), and the newest stored
-reading is polled (publish -> stored). CPU and RSS of the monitor are read
-from /proc. Then the backlog run: 100,000 readings queued at the broker for
-a stopped subscriber, drained by a bare aiomqtt subscriber that only parses
-JSON, and by the monitor; the monitor's rate is given as a share of the bare one.
+For each N: the monitor runs as its own process (SQLite) and ``device-sim``
+as another. Every chair has an open session, so each reading goes through
+validation, the alarm engine, storage and the board. A board client here
+times each reading from its device timestamp to its arrival (publish ->
+board), and the newest stored reading is polled (publish -> stored). CPU and
+RSS of the monitor are read from /proc.
+
+The backlog run: 100,000 readings queued at the broker for a stopped
+subscriber, drained by a bare aiomqtt subscriber that only parses JSON, and
+by the monitor (sessions open, a board connected); the monitor's rate is
+given as a share of the bare one.
+
+The soak run (``--soak-chairs``) runs the simulator ``--soak-speed`` times
+faster than real time until an hour of every chair's readings has gone
+through, and prints the monitor's RSS as it goes.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
+import httpx
 import numpy as np
 import websockets
 
@@ -33,6 +42,8 @@ from tests.servers import free_port, mosquitto, wait_for_port
 
 TOKEN = "bench-scale-bootstrap-token-0123456789"
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+BACKLOG_BEDS = 500
+HOUR_S = 3600
 
 
 @dataclass
@@ -72,14 +83,45 @@ def start_monitor(directory: Path, broker_port: int, client_id: str) -> tuple[
     return process, port
 
 
+def bed_names(beds: int) -> list[str]:
+    """The bed names device-sim gives ``beds`` chairs."""
+    width = max(2, len(str(beds)))
+    return [f"bed-{n:0{width}d}" for n in range(1, beds + 1)]
+
+
+async def set_sessions(http_port: int, site: str, beds: list[str], *, end: bool = False) -> None:
+    """Open a session at every bed of ``site`` (or end the open ones)."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=60,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        if end:
+            response = await api.get("/api/sessions", params={"open": "true"})
+            response.raise_for_status()
+            ids = [s["id"] for s in response.json()["sessions"] if s["site"] == site]
+            calls = [api.post(f"/api/sessions/{i}/phase", json={"phase": "ended"}) for i in ids]
+        else:
+            calls = [api.post("/api/sessions", json={"site": site, "bed": bed,
+                                                     "patient_ref": f"bench-{bed}"})
+                     for bed in beds]
+        for start in range(0, len(calls), 50):
+            for response in await asyncio.gather(*calls[start:start + 50]):
+                response.raise_for_status()
+
+
+def start_sim(broker_port: int, site: str, chairs: int, seconds: int,
+              speed: float = 1.0) -> asyncio.Future[asyncio.subprocess.Process]:
+    return asyncio.ensure_future(asyncio.create_subprocess_exec(
+        sys.executable, "-m", "device_sim", "--broker", f"mqtt://127.0.0.1:{broker_port}",
+        "--site", site, "--beds", str(chairs), "--connections", str(max(1, chairs // 100)),
+        "--duration", str(seconds), "--speed", str(speed),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
 async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid: int,
                      chairs: int, seconds: int) -> Sample:
     sample = Sample(chairs)
-    sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "device_sim", "--broker", f"mqtt://127.0.0.1:{broker_port}",
-        "--site", f"s{chairs}", "--beds", str(chairs), "--connections",
-        str(max(1, chairs // 100)), "--duration", str(seconds),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    site = f"s{chairs}"
+    await set_sessions(http_port, site, bed_names(chairs))
+    sim = await start_sim(broker_port, site, chairs, seconds)
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     started = time.monotonic()
     cpu0, _ = _proc(monitor_pid)
@@ -111,7 +153,37 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
                     sample.stored_lag_ms.append(time.time() * 1000 - newest)
     sample.seconds = time.monotonic() - started
     await sim.wait()
+    await set_sessions(http_port, site, [], end=True)
     return sample
+
+
+async def soak(broker_port: int, http_port: int, *, monitor_pid: int, chairs: int,
+               speed: float) -> list[tuple[float, float]]:
+    """(seconds, RSS MiB) of the monitor every 10 s while an hour of ``chairs`` goes through."""
+    site = f"soak{chairs}"
+    await set_sessions(http_port, site, bed_names(chairs))
+    seconds = int(HOUR_S / speed)
+    sim = await start_sim(broker_port, site, chairs, HOUR_S, speed)
+    started = time.monotonic()
+    points = []
+    while sim.returncode is None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await sim.wait()
+        elapsed = time.monotonic() - started
+        points.append((elapsed, _proc(monitor_pid)[1]))
+        print(f"  soak {elapsed:5.0f} s of {seconds}: RSS {points[-1][1]:.1f} MiB", flush=True)
+    await set_sessions(http_port, site, [], end=True)
+    return points
+
+
+def backlog_payload(n: int) -> str:
+    """Reading ``n`` of the backlog: 500 beds, each one reading a second."""
+    bed, second = n % BACKLOG_BEDS, n // BACKLOG_BEDS
+    ts = datetime.fromtimestamp(1_795_000_000 + second, UTC).isoformat(timespec="milliseconds")
+    return json.dumps({"v": 1, "device_id": f"d{bed}", "seq": second,
+                       "ts": ts.replace("+00:00", "Z"),
+                       "vitals": {"hr": 70 + second % 7, "spo2": 97, "rr": 14, "etco2": 38}})
 
 
 async def queue_backlog(broker_port: int, client_id: str, count: int) -> None:
@@ -120,12 +192,11 @@ async def queue_backlog(broker_port: int, client_id: str, count: int) -> None:
                               clean_session=False) as client:
         await client.subscribe("infusion/+/+/vitals", qos=1)
     async with aiomqtt.Client("127.0.0.1", broker_port, max_inflight_messages=1000) as pub:
+        pub.pending_calls_threshold = 2000
         for start in range(0, count, 1000):
             await asyncio.gather(*(pub.publish(
-                f"infusion/backlog/b{n % 500}/vitals",
-                json.dumps({"v": 1, "device_id": f"d{n % 500}", "seq": n,
-                            "ts": "2026-11-21T10:00:00.000Z", "vitals": {"hr": 70}}),
-                qos=1) for n in range(start, min(start + 1000, count))))
+                f"infusion/backlog/b{n % BACKLOG_BEDS}/vitals", backlog_payload(n), qos=1)
+                for n in range(start, min(start + 1000, count))))
 
 
 async def bare_drain(broker_port: int, count: int) -> float:
@@ -145,21 +216,40 @@ async def bare_drain(broker_port: int, count: int) -> float:
 
 
 async def monitor_drain(directory: Path, broker_port: int, count: int) -> float:
-    """Readings/s of the monitor (validation, alarms, storage) draining the same backlog."""
+    """Readings/s of the monitor (validation, alarms, storage, a board) draining the backlog.
+
+    The monitor is started with sessions open at the backlog's beds and a
+    board connected, then the backlog is queued for it while it is stopped.
+    The time runs from the first reading received (the monitor's start-up
+    is not counted) until the last is stored.
+    """
+    process, http_port = start_monitor(directory, broker_port, "monitor-drain")
+    await set_sessions(http_port, "backlog", [f"b{n}" for n in range(BACKLOG_BEDS)])
+    process.terminate()
+    process.wait(timeout=60)
     await queue_backlog(broker_port, "monitor-drain", count)
     db = directory / "monitor.db"
-    started = time.monotonic()
-    process, _ = start_monitor(directory, broker_port, "monitor-drain")
+    process, http_port = start_monitor(directory, broker_port, "monitor-drain")
+    url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
+    query = "SELECT count(*), min(received_ms) FROM readings WHERE site = 'backlog'"
     try:
-        while True:
-            await asyncio.sleep(0.5)
-            with contextlib.closing(sqlite3.connect(db)) as connection:
-                stored = connection.execute("SELECT count(*) FROM readings").fetchone()[0]
-            if stored >= count:
-                return count / (time.monotonic() - started)
+        async with websockets.connect(url, max_size=None) as board:
+            reading = asyncio.create_task(_discard(board))
+            while True:
+                await asyncio.sleep(0.1)
+                with contextlib.closing(sqlite3.connect(db)) as connection:
+                    stored, first_ms = connection.execute(query).fetchone()
+                if stored >= count:
+                    reading.cancel()
+                    return float(count / (time.time() - first_ms / 1000))
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+async def _discard(board: websockets.ClientConnection) -> None:
+    async for _ in board:
+        pass
 
 
 def main() -> None:
@@ -167,6 +257,9 @@ def main() -> None:
     parser.add_argument("--chairs", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000])
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--backlog", type=int, default=100_000)
+    parser.add_argument("--soak-chairs", type=int, default=0,
+                        help="chairs for the soak run (0: no soak run)")
+    parser.add_argument("--soak-speed", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         data = Path(directory) / "var"
@@ -183,6 +276,13 @@ def main() -> None:
                       f"{max(s.latencies_ms):>7.0f} {np.median(s.stored_lag_ms):>9.0f}ms "
                       f"{np.mean(s.cpu_pct):>6.0f} {s.rss_mib[0]:>8.0f} / {s.rss_mib[-1]:<7.0f}",
                       flush=True)
+            if args.soak_chairs:
+                points = asyncio.run(soak(broker.port, http_port, monitor_pid=monitor.pid,
+                                          chairs=args.soak_chairs, speed=args.soak_speed))
+                settled = next(rss for t, rss in points if t >= 60)
+                print(f"soak, {args.soak_chairs} chairs for one hour at x{args.soak_speed:g}: "
+                      f"RSS {settled:.1f} MiB after 60 s, {points[-1][1]:.1f} MiB at the end "
+                      f"({100 * (points[-1][1] / settled - 1):+.1f} %)", flush=True)
         finally:
             monitor.terminate()
             monitor.wait(timeout=60)

@@ -3,8 +3,9 @@
 Chairs share connections in groups: a group of one is a real bedside monitor
 with its own connection and last will (so ``device-drop`` makes the broker
 announce it offline); larger groups let one process carry thousands of
-chairs. Each group steps all its chairs once per simulated second and
-publishes what they emit.
+chairs. Each chair steps once per simulated second at its own phase within
+that second, as independent bedside monitors do: the chairs of a run are
+spread evenly over the second instead of all publishing at one instant.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from monitor.adapters.mqtt import BrokerAddress
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
+MIN_SLOT_S = 0.005
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ class _Group:
         self,
         address: BrokerAddress,
         devices: list[SimulatedMonitor],
+        phases: list[float],
         *,
         name: str,
         speed: float,
@@ -59,6 +62,11 @@ class _Group:
         self._tick = 0
         self._started = time.monotonic()
         self._backlog: list[Publish] = []
+        slots = max(1, min(len(devices), int(self._interval_s / MIN_SLOT_S)))
+        by_slot: dict[int, list[SimulatedMonitor]] = {}
+        for device, phase in zip(devices, phases, strict=True):
+            by_slot.setdefault(int(phase * slots), []).append(device)
+        self._slots = [(slot * self._interval_s / slots, by_slot[slot]) for slot in sorted(by_slot)]
 
     def _client(self) -> aiomqtt.Client:
         will = None
@@ -78,13 +86,34 @@ class _Group:
     def _step(self) -> list[Emission]:
         return [emission for device in self._devices for emission in device.step(time.time)]
 
-    async def _pace(self) -> None:
-        self._tick += 1
-        due = self._started + self._tick * self._interval_s
-        lag = time.monotonic() - due
+    async def _at(self, offset_s: float) -> None:
+        """Wait for ``offset_s`` into the current tick (at once if that has passed)."""
+        lag = time.monotonic() - (self._started + self._tick * self._interval_s + offset_s)
         self._stats.max_lag_s = max(self._stats.max_lag_s, lag)
         if lag < 0:
             await asyncio.sleep(-lag)
+
+    async def _pace(self) -> None:
+        self._tick += 1
+        await self._at(0.0)
+
+    async def _one_tick(self, client: aiomqtt.Client) -> bool:
+        """Step every chair at its phase and publish; False if the network was cut."""
+        sending: list[asyncio.Task[None]] = []
+        try:
+            for offset_s, devices in self._slots:
+                await self._at(offset_s)
+                emissions = [e for device in devices for e in device.step(time.time)]
+                if any(isinstance(e, Cut) for e in emissions):
+                    _cut(client)
+                    return False
+                sending.append(asyncio.create_task(self._publish(
+                    client, [e for e in emissions if isinstance(e, Publish)])))
+            await asyncio.gather(*sending)
+        finally:
+            for task in sending:
+                task.cancel()
+        return True
 
     async def _publish(self, client: aiomqtt.Client, messages: list[Publish]) -> None:
         await asyncio.gather(*(
@@ -103,13 +132,9 @@ class _Group:
                     await self._publish(client, self._backlog)
                     self._backlog = []
                     while ticks is None or self._tick < ticks:
-                        emissions = self._step()
-                        if any(isinstance(e, Cut) for e in emissions):
-                            _cut(client)
+                        if not await self._one_tick(client):
                             cut = True
                             break
-                        await self._publish(client, [e for e in emissions
-                                                     if isinstance(e, Publish)])
                         self._stats.ticks += 1
                         await self._pace()
             except aiomqtt.MqttError as error:
@@ -151,10 +176,12 @@ async def run_devices(
     """Run the devices, each on its own connection unless ``connections`` groups them."""
     stats = stats or RunStats()
     count = len(devices) if connections is None else max(1, min(connections, len(devices)))
-    groups = [devices[index::count] for index in range(count)]
     async with asyncio.TaskGroup() as task_group:
-        for index, group in enumerate(groups):
+        for index in range(count):
+            group = devices[index::count]
+            phases = [position / len(devices) for position in range(index, len(devices), count)]
             name = f"sim-{group[0].spec.device_id}" if len(group) == 1 else f"sim-group-{index}"
-            runner = _Group(address, group, name=name, speed=speed, qos=qos, stats=stats)
+            runner = _Group(address, group, phases, name=name, speed=speed, qos=qos,
+                            stats=stats)
             task_group.create_task(runner.run(duration_s), name=name)
     return stats
