@@ -6,14 +6,13 @@ service then runs their loops (``monitor.service``).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final
 
 from monitor.access import keep_tokens_fresh
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.influx import line as influx_line
-from monitor.adapters.mqtt import BrokerAddress, Inbound, MqttIngest
+from monitor.adapters.mqtt import BrokerAddress, Inbox, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
 from monitor.alarm_actions import AlarmActions
 from monitor.api.deps import ApiContext
@@ -55,7 +54,7 @@ class Parts:
     counters: Counters
     hub: BoardHub
     alarms: AlarmFanout
-    inbox: asyncio.Queue[Inbound]
+    inbox: Inbox
     ingest: MqttIngest
     writer: BatchWriter
     system: SystemAlarms
@@ -136,7 +135,7 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
     board, counters = Board(), Counters()
     hub = BoardHub(settings.ws_queue_size, settings.ws_send_timeout_s)
     alarms = AlarmFanout(board, hub)
-    inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
+    inbox = Inbox(settings.ingest_queue_size)
     ingest = MqttIngest(
         BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id,
         protocol=settings.mqtt_protocol if settings.mqtt_url else "3.1.1",

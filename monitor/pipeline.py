@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 COMMIT_RETRY_START_S: Final = 0.1
 COMMIT_RETRY_MAX_S: Final = 5.0
+YIELD_EVERY: Final = 32
 
 
 class EventSink(Protocol):
@@ -154,7 +155,7 @@ class BatchWriter:
     def __init__(
         self,
         store: SqliteStore,
-        ack: Callable[[AckToken], None],
+        ack: Callable[[list[AckToken]], None],
         counters: Counters,
         *,
         batch_size: int,
@@ -210,9 +211,8 @@ class BatchWriter:
             await self._commit(batch)
             if batch.outbox and self.on_commit is not None:
                 self.on_commit()
+            self._ack([item.token for item in items if item.token is not None])
             for item in items:
-                if item.token is not None:
-                    self._ack(item.token)
                 if item.committed is not None and not item.committed.done():
                     item.committed.set_result(None)
                 self._queue.task_done()
@@ -258,13 +258,21 @@ class Processor:
         self.tracker = tracker
 
     async def run(self) -> None:
-        """Process the inbox, forever."""
+        """Process the inbox, forever.
+
+        A burst of messages is processed in runs of ``YIELD_EVERY``, giving
+        the board senders a turn in between, so a burst cannot overflow the
+        queue of a screen that keeps up.
+        """
+        inbox = self._inbox
         while True:
-            message = await self._inbox.get()
-            try:
-                await self._writer.submit(self.handle(message))
-            finally:
-                self._inbox.task_done()
+            for _ in range(YIELD_EVERY):
+                message = await inbox.get()
+                try:
+                    await self._writer.submit(self.handle(message))
+                finally:
+                    inbox.task_done()
+            await asyncio.sleep(0)
 
     def handle(self, message: Inbound) -> Pending:
         """Process one message; what it yields is to be stored, then acknowledged."""

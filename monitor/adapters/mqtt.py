@@ -1,11 +1,13 @@
 """MQTT ingest: a persistent QoS 1 subscription whose messages are acknowledged late.
 
-paho acknowledges a QoS 1 message as soon as it is handed over, before we
-store it. This adapter switches paho to manual acknowledgement *before*
-connecting (otherwise the backlog the broker replays on connect is acknowledged
-at once) and acknowledges each message only when :meth:`MqttIngest.ack` is
-called, after the message's batch is committed. A monitor killed in between
-gets the message again from the broker.
+The monitor speaks MQTT itself (packets in :mod:`monitor.adapters.mqtt_wire`)
+on an asyncio protocol: each chunk the socket gives is split into packets in
+one pass and the readings go straight to the inbox, with no thread, no call
+per byte and no task per message. A message is acknowledged only when
+:meth:`MqttIngest.ack` is called, after the message's batch is committed, so
+a monitor killed in between gets the message again from the broker (the
+session is persistent: clean start off). Acknowledgements of a batch go out
+in one write.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-import aiomqtt
-from paho.mqtt import client as paho_client
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from monitor.adapters import mqtt_wire as wire
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ BACKOFF_START_S: Final = 0.2
 BACKOFF_MAX_S: Final = 15.0
 CONNECT_TIMEOUT_S: Final = 10.0
 PUBLISH_TIMEOUT_S: Final = 5.0
+KEEPALIVE_S: Final = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,127 @@ class AckToken:
     qos: int
 
 
+class BrokerError(ConnectionError):
+    """The broker refused us, broke the protocol, or the connection was lost."""
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to the broker: reads packets, hands readings to the ingest."""
+
+    def __init__(self, ingest: MqttIngest, number: int) -> None:
+        self._ingest = ingest
+        self.number = number
+        self.transport: asyncio.Transport | None = None
+        self._reader = wire.PacketReader()
+        self._replies: dict[int, asyncio.Future[wire.Packet]] = {}
+        loop = asyncio.get_running_loop()
+        self.connack: asyncio.Future[wire.Packet] = loop.create_future()
+        self.closed: asyncio.Future[str] = loop.create_future()
+        self.taking = True
+        self.last_heard = time.monotonic()
+        self._next_id = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = f"connection lost ({exc!r})" if exc else "connection closed by the broker"
+        self.close(reason)
+
+    def close(self, reason: str) -> None:
+        """Close the connection, failing whatever waits for a reply."""
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        for future in [self.connack, *self._replies.values()]:
+            if not future.done():
+                future.set_exception(BrokerError(reason))
+        self._replies.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    def write(self, data: bytes) -> None:
+        """Send bytes, if the connection is still open."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def packet_id(self) -> int:
+        """A packet id (1..65535) not waiting for a reply."""
+        while True:
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self._replies:
+                return self._next_id
+
+    async def request(self, packet_id: int, data: bytes) -> wire.Packet:
+        """Send a packet and wait for the reply that carries its packet id."""
+        future: asyncio.Future[wire.Packet] = asyncio.get_running_loop().create_future()
+        self._replies[packet_id] = future
+        self.write(data)
+        try:
+            return await future
+        finally:
+            self._replies.pop(packet_id, None)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = time.monotonic()
+        received_ms = time.time_ns() // 1_000_000
+        try:
+            for packet in self._reader.feed(data):
+                if not self._handle(packet, received_ms):
+                    return
+        except (wire.ProtocolError, IndexError) as error:
+            log.error("broker %s: %s; reconnecting", self._ingest.address, error)
+            self.close(f"protocol error: {error}")
+
+    def _handle(self, packet: wire.Packet, received_ms: int) -> bool:
+        """Act on one packet; False once the broker has disconnected us."""
+        kind = packet.kind
+        if kind == wire.PUBLISH:
+            if self.taking:
+                self._ingest.take(packet, received_ms, self.number)
+        elif kind in (wire.PUBACK, wire.SUBACK):
+            future = self._replies.get(wire.read_packet_id(packet))
+            if future is not None and not future.done():
+                future.set_result(packet)
+        elif kind == wire.CONNACK and not self.connack.done():
+            self.connack.set_result(packet)
+        elif kind == wire.DISCONNECT:
+            code = packet.body[0] if packet.body else 0
+            self.close(f"the broker disconnected us: "
+                        f"{wire.CONNACK_REASONS.get(code, f'reason 0x{code:02x}')}")
+            return False
+        elif kind != wire.PINGRESP:
+            raise wire.ProtocolError(f"unexpected packet type {kind}")
+        return True
+
+
+class Inbox(asyncio.Queue[Inbound]):
+    """The queue between the receiver and processing, held under ``limit`` messages.
+
+    The receiver pauses its socket when the inbox reaches the limit and sets
+    ``on_room``, which is called once the inbox is down to half of it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.on_room: Callable[[], None] | None = None
+
+    def _get(self) -> Inbound:
+        item = super()._get()
+        if self.on_room is not None and self.qsize() <= self.limit // 2:
+            on_room, self.on_room = self.on_room, None
+            on_room()
+        return item
+
+
 class MqttIngest:
-    """Subscribes to vitals and status topics and feeds ``inbox``; reconnects on loss."""
+    """Subscribes to vitals and status topics and feeds ``inbox``; reconnects on loss.
+
+    The inbox is held under its limit by pausing the socket (the broker keeps
+    the rest queued); with MQTT 5 the broker is also told not to have more
+    than that unacknowledged (Receive Maximum).
+    """
 
     def __init__(
         self,
@@ -95,53 +215,26 @@ class MqttIngest:
         protocol: str,
         sites: list[str],
         session_expiry_s: int,
-        inbox: asyncio.Queue[Inbound],
+        inbox: Inbox,
         ca_file: str | None = None,
     ) -> None:
-        self._address = address
+        self.address = address
         self._ca_file = ca_file
         self._client_id = client_id
-        self._protocol = (
-            aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
-        )
+        self._v5 = protocol == "5"
         self._topics = [
             f"infusion/{site}/+/{kind}" for site in sites for kind in ("vitals", "status")
         ]
         self._session_expiry_s = session_expiry_s
         self._inbox = inbox
-        self._client: aiomqtt.Client | None = None
-        self._connection = 0
+        self._current: _Connection | None = None
+        self._connections = 0
         self._stop = asyncio.Event()
         self._release = asyncio.Event()
         self.connected = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
         self.reconnects = 0
-
-    def _new_client(self) -> aiomqtt.Client:
-        v5 = self._protocol is aiomqtt.ProtocolVersion.V5
-        properties = None
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self._session_expiry_s
-            properties.ReceiveMaximum = min(self._inbox.maxsize or 65535, 65535)
-        client = aiomqtt.Client(
-            self._address.host,
-            self._address.port,
-            username=self._address.username,
-            password=self._address.password,
-            identifier=self._client_id,
-            protocol=self._protocol,
-            clean_session=None if v5 else False,
-            clean_start=False if v5 else paho_client.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-            tls_context=(ssl.create_default_context(cafile=self._ca_file)
-                         if self._address.tls else None),
-            timeout=CONNECT_TIMEOUT_S,
-        )
-        # aiomqtt has no public switch for this; it must be set before connecting.
-        client._client.manual_ack_set(True)  # noqa: SLF001
-        return client
 
     async def run(self) -> None:
         """Stay connected until :meth:`stop`, reconnecting with jittered backoff."""
@@ -150,10 +243,10 @@ class MqttIngest:
             try:
                 await self._connected_session()
                 backoff = BACKOFF_START_S
-            except aiomqtt.MqttError as error:
+            except (OSError, TimeoutError) as error:
                 self.connected.clear()
-                self._client = None
-                log.warning("broker %s: %s; reconnecting in %.1f s", self._address, error, backoff)
+                log.warning("broker %s: %s; reconnecting in %.1f s", self.address,
+                            error or type(error).__name__, backoff)
                 try:
                     async with asyncio.timeout(backoff * random.uniform(0.5, 1.0)):  # noqa: S311
                         await self._stop.wait()
@@ -162,66 +255,138 @@ class MqttIngest:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 self.reconnects += 1
 
-    async def _connected_session(self) -> None:
-        client = self._new_client()
-        async with client:
-            self._connection += 1
-            self._client = client
-            await client.subscribe([(topic, 1) for topic in self._topics])
-            self.connected.set()
-            log.info("subscribed to %s on %s", ", ".join(self._topics), self._address)
-            self.idle.clear()
-            receiver = asyncio.create_task(self._receive(client), name="mqtt-receive")
-            stopping = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
+    async def _open(self) -> _Connection:
+        """Connect, CONNECT and SUBSCRIBE; the connection then takes messages."""
+        self._connections += 1
+        number = self._connections
+        tls = ssl.create_default_context(cafile=self._ca_file) if self.address.tls else None
+        address = self.address
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            _, connection = await asyncio.get_running_loop().create_connection(
+                lambda: _Connection(self, number), address.host, address.port, ssl=tls,
+                server_hostname=address.host if tls else None)
             try:
-                await asyncio.wait({receiver, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
-                receiver.cancel()
-                await asyncio.gather(receiver, stopping, return_exceptions=True)
-                self.idle.set()
+                present = await self._handshake(connection)
+            except BaseException:
+                connection.close("not connected")
+                self._current = None
+                raise
+        log.info("subscribed to %s on %s (session %s)", ", ".join(self._topics), self.address,
+                 "resumed" if present else "new")
+        return connection
+
+    async def _handshake(self, connection: _Connection) -> bool:
+        """CONNECT and SUBSCRIBE; whether the broker still had our session.
+
+        Raises:
+            BrokerError: The broker refused the connection or a subscription.
+        """
+        address = self.address
+        connection.write(wire.connect(
+            self._client_id, v5=self._v5, keepalive_s=KEEPALIVE_S,
+            username=address.username, password=address.password,
+            session_expiry_s=self._session_expiry_s,
+            receive_maximum=min(self._inbox.limit, 65535)))
+        present, code = wire.read_connack(await connection.connack)
+        if code:
+            reason = wire.CONNACK_REASONS.get(code, f"reason 0x{code:02x}")
+            raise BrokerError(f"the broker refused the connection: {reason}")
+        self._current = connection
+        packet_id = connection.packet_id()
+        reply = await connection.request(packet_id, wire.subscribe(
+            packet_id, [(topic, 1) for topic in self._topics], v5=self._v5))
+        codes = wire.read_suback(reply, v5=self._v5)[1]
+        refused = [topic for topic, code in zip(self._topics, codes, strict=False) if code >= 0x80]
+        if refused:
+            raise BrokerError(f"the broker refused the subscription to {', '.join(refused)}")
+        return present
+
+    async def _connected_session(self) -> None:
+        connection = await self._open()
+        self.connected.set()
+        self.idle.clear()
+        pinging = asyncio.create_task(self._keepalive(connection), name="mqtt-keepalive")
+        stopping = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
+        waiting: set[asyncio.Future[Any]] = {connection.closed, stopping}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            connection.taking = False
+            self.idle.set()
             if not self._stop.is_set():
-                receiver.result()
-                return
+                raise BrokerError(connection.closed.result())
             # Stay connected until what was taken in is stored and acknowledged.
             await self._release.wait()
+            connection.write(wire.DISCONNECT_PACKET)
+        finally:
+            pinging.cancel()
+            stopping.cancel()
+            connection.close("disconnected")
+            self._current = None
             self.connected.clear()
-            self._client = None
+            self.idle.set()
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        connection = self._connection
-        async for message in client.messages:
-            payload = message.payload
-            await self._inbox.put(Inbound(
-                topic=message.topic.value,
-                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
-                received_ms=time.time_ns() // 1_000_000,
-                ack=AckToken(connection, message.mid, message.qos),
-            ))
+    async def _keepalive(self, connection: _Connection) -> None:
+        """PINGREQ every half keep-alive; a broker silent for 1.5 keep-alives is gone."""
+        while True:
+            await asyncio.sleep(KEEPALIVE_S / 2)
+            if time.monotonic() - connection.last_heard > KEEPALIVE_S * 1.5:
+                connection.close(f"no word from the broker for {KEEPALIVE_S * 1.5:.0f} s")
+                return
+            connection.write(wire.PINGREQ_PACKET)
 
-    def ack(self, token: AckToken) -> None:
-        """Acknowledge a stored message, if its connection is still the current one.
+    def take(self, packet: wire.Packet, received_ms: int, connection: int) -> None:
+        """A PUBLISH arrived: queue it for processing (the socket pauses if the inbox is full)."""
+        topic, payload, qos, packet_id = wire.read_publish(packet, v5=self._v5)
+        if qos == 2:
+            raise wire.ProtocolError("QoS 2 PUBLISH on a QoS 1 subscription")
+        inbox = self._inbox
+        inbox.put_nowait(Inbound(topic, payload, received_ms, AckToken(connection, packet_id, qos)))
+        current = self._current
+        if inbox.on_room is None and inbox.qsize() >= inbox.limit and current is not None:
+            transport = current.transport
+            if transport is not None and not transport.is_closing():
+                transport.pause_reading()
+
+                def resume() -> None:
+                    if not transport.is_closing():
+                        transport.resume_reading()
+                inbox.on_room = resume
+
+    def ack(self, tokens: Iterable[AckToken]) -> None:
+        """Acknowledge stored messages that came on the current connection, in one write.
 
         A message from an earlier connection is redelivered by the broker and
         dropped as a duplicate then.
         """
-        if token.qos > 0 and self._client is not None and token.connection == self._connection:
-            self._client._client.ack(token.mid, token.qos)  # noqa: SLF001 - see manual_ack_set
+        current = self._current
+        if current is None:
+            return
+        number = current.number
+        data = b"".join(wire.puback(token.mid) for token in tokens
+                        if token.qos and token.connection == number)
+        if data:
+            current.write(data)
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the monitor's connection (for the alerts topic).
 
         Raises:
-            ConnectionError: Not connected to the broker now.
+            ConnectionError: Not connected to the broker now, or the connection was lost.
+            TimeoutError: The broker did not acknowledge in ``PUBLISH_TIMEOUT_S``.
         """
-        client = self._client
-        if client is None:
-            raise ConnectionError(f"not connected to {self._address}")
-        await client.publish(topic, payload, qos=1, timeout=PUBLISH_TIMEOUT_S)
+        current = self._current
+        if current is None or not self.connected.is_set():
+            raise ConnectionError(f"not connected to {self.address}")
+        packet_id = current.packet_id()
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await current.request(packet_id, wire.publish(
+                topic, payload, qos=1, packet_id=packet_id, v5=self._v5))
 
     def stop(self) -> None:
         """Stop taking messages; the connection stays up until :meth:`release`."""
         self._stop.set()
+        if self._current is not None:
+            self._current.taking = False
 
     def release(self) -> None:
         """Everything taken in is acknowledged: disconnect."""

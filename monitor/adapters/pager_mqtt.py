@@ -6,8 +6,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiomqtt
-
 from monitor.paging import PageDeliveryError
 
 Publish = Callable[[str, bytes], Awaitable[None]]
@@ -29,5 +27,5 @@ class MqttAlertTarget:
         topic = f"infusion/{page['site']}/alerts/{page['bed']}"
         try:
             await self._publish(topic, json.dumps(page).encode())
-        except (ConnectionError, TimeoutError, aiomqtt.MqttError) as error:
+        except (ConnectionError, TimeoutError) as error:
             raise PageDeliveryError(f"mqtt {topic}: {error!r}") from None

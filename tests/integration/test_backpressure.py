@@ -43,24 +43,26 @@ async def test_a_stuck_screen_is_let_go_and_the_others_get_everything(
         seen: dict[str, int] = {}
         async with websockets.connect(monitor.ws_url(), max_size=None) as screen:
             assert json.loads(await screen.recv())["type"] == "snapshot"
+
+            async def screen_gets_all() -> None:
+                while sum(seen.values()) < BEDS * ROUNDS:
+                    async with asyncio.timeout(5):
+                        frame = json.loads(await screen.recv())
+                    for message in frame if isinstance(frame, list) else [frame]:
+                        if message["type"] == "reading":
+                            seen[message["bed"]] = seen.get(message["bed"], 0) + 1
+
             async with stuck_screen(port, BOOTSTRAP):
+                watching = asyncio.create_task(screen_gets_all())
                 async with aiomqtt.Client("127.0.0.1", mosquitto.port,
                                           max_inflight_messages=1000) as mqtt:
+                    mqtt.pending_calls_threshold = 2 * BEDS
                     for round_ in range(ROUNDS):
                         await asyncio.gather(*(
                             mqtt.publish(f"infusion/{site}/b{n}/vitals",
                                          reading(round_, f"dev-{n}", hr=60 + round_), qos=1)
                             for n in range(BEDS)))
-
-                async def screen_got_all() -> bool:
-                    while sum(seen.values()) < BEDS * ROUNDS:
-                        async with asyncio.timeout(5):
-                            frame = json.loads(await screen.recv())
-                        for message in frame if isinstance(frame, list) else [frame]:
-                            if message["type"] == "reading":
-                                seen[message["bed"]] = seen.get(message["bed"], 0) + 1
-                    return True
-                await screen_got_all()
+                await watching
 
                 async def stuck_let_go() -> bool:
                     return await metric(monitor, "ws_stuck_closed_total") >= 1
