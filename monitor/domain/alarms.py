@@ -130,20 +130,20 @@ def judge(
             return condition, None
         condition = Condition()  # the device's clock went back: start timing afresh
     since: dict[int, int] = {}
-    limits: dict[int, float] = {}
+    satisfied: set[int] = set()
+    top: Rule | None = None
+    top_limit = 0.0
+    breach_since, holding = condition.breach_since_ms, condition.satisfied
     for index, rule in enumerate(rules):
-        limit = rule.limit_for(baseline)
-        if limit is None:
+        limit = rule.limit if rule.limit is not None else rule.limit_for(baseline)
+        if limit is None or not rule.breached_by(value, limit, holding=index in holding):
             continue
-        limits[index] = limit
-        if rule.breached_by(value, limit, holding=index in condition.satisfied):
-            since[index] = condition.breach_since_ms.get(index, ts_ms)
-    satisfied = frozenset(
-        index for index, started in since.items() if ts_ms - started >= rules[index].delay_ms
-    )
-    top = max(
-        sorted(satisfied), key=lambda index: PRIORITY_RANK[rules[index].priority], default=None
-    )
-    if top is None:
-        return Condition(since, ts_ms, satisfied), Verdict(None, value, None)
-    return Condition(since, ts_ms, satisfied), Verdict(rules[top].priority, value, limits[top])
+        started = since[index] = breach_since.get(index, ts_ms)
+        if ts_ms - started >= rule.delay_ms:
+            satisfied.add(index)
+            if top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]:
+                top, top_limit = rule, limit
+    if not since:
+        return Condition(last_ms=ts_ms), Verdict(None, value, None)
+    verdict = Verdict(None, value, None) if top is None else Verdict(top.priority, value, top_limit)
+    return Condition(since, ts_ms, frozenset(satisfied)), verdict

@@ -137,7 +137,9 @@ class BedEngine:
                 watch.last_seen_ms[vital] = now_ms
             elif vital in BP_VITALS:
                 watch.last_bp_ms = now_ms
-        events = self._technical(now_ms)
+        # A reading can only end technical alarms; new ones (silence, a vital
+        # gone stale) are raised by the clock's tick.
+        events = self._technical(now_ms) if self.alarms else []
         good: dict[str, float] = {}
         for vital, flag in reading.flags.items():
             off = "sensor_off" if flag == "sensor_off" else None
@@ -260,6 +262,8 @@ class BedEngine:
         limit: float | None,
         now_ms: int,
     ) -> list[AlarmEvent]:
+        if priority is None and not self.alarms:
+            return []
         alarm = self.alarms.get(alarm_key(kind, code, vital))
         if priority is None:
             if alarm is None or not alarm.condition_present:

@@ -82,8 +82,9 @@ class Rule:
 
     def breached_by(self, value: float, limit: float, *, holding: bool = False) -> bool:
         """Whether ``value`` is beyond ``limit`` (with hysteresis while ``holding``)."""
-        shift = self.hysteresis if holding else 0.0
-        return _COMPARE[self.when](value, limit - shift if self.above else limit + shift)
+        if holding:
+            limit = limit - self.hysteresis if self.above else limit + self.hysteresis
+        return _COMPARE[self.when](value, limit)
 
 
 @dataclass(frozen=True, slots=True)
