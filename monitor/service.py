@@ -231,6 +231,9 @@ async def _serve(
     server = uvicorn.Server(uvicorn.Config(
         create_app(parts.api_context()), host=settings.http_host, port=settings.http_port,
         log_level="warning", access_log=False, lifespan="off",
+        # Board frames are small and go out thousands of times a second on a
+        # clinic's LAN: compressing each costs more CPU than it saves.
+        ws_per_message_deflate=False,
     ))
     async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
         outcomes: set[asyncio.Task[None]] = set()
