@@ -83,6 +83,8 @@ class Parts:
                                float(self.shipper.shipped if self.shipper else 0)),
             "broker_reconnects": ("times the broker connection was lost since start-up",
                                   float(self.ingest.reconnects)),
+            "ingest_pauses": ("times the broker socket was paused because the inbox was full",
+                              float(self.ingest.pauses)),
             "store_up": ("1 if the vitals store takes readings", float(ready["store"])),
             "broker_up": ("1 if connected to the broker", float(ready["broker"])),
             "board_clients": ("connected board screens", float(self.hub.clients)),

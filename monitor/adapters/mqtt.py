@@ -89,12 +89,18 @@ class BrokerError(ConnectionError):
     """The broker refused us, broke the protocol, or the connection was lost."""
 
 
-class _Connection(asyncio.Protocol):
-    """One connection to the broker: reads packets, hands readings to the ingest."""
+OnPublish = Callable[[wire.Packet, int], None]
 
-    def __init__(self, ingest: MqttIngest, number: int) -> None:
-        self._ingest = ingest
-        self.number = number
+
+class Connection(asyncio.Protocol):
+    """One connection to the broker: reads packets; a PUBLISH goes to ``on_publish``.
+
+    ``on_publish`` gets the packet and the Unix ms it arrived at.
+    """
+
+    def __init__(self, address: BrokerAddress, on_publish: OnPublish | None = None) -> None:
+        self.address = address
+        self._on_publish = on_publish
         self.transport: asyncio.Transport | None = None
         self._reader = wire.PacketReader()
         self._replies: dict[int, asyncio.Future[wire.Packet]] = {}
@@ -102,14 +108,17 @@ class _Connection(asyncio.Protocol):
         self.connack: asyncio.Future[wire.Packet] = loop.create_future()
         self.closed: asyncio.Future[str] = loop.create_future()
         self.taking = True
+        self.number = 0
         self.last_heard = time.monotonic()
         self._next_id = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio: the TCP (or TLS) connection is up."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio: the connection is gone; whatever waits for a reply fails."""
         reason = f"connection lost ({exc!r})" if exc else "connection closed by the broker"
         self.close(reason)
 
@@ -136,17 +145,21 @@ class _Connection(asyncio.Protocol):
             if self._next_id not in self._replies:
                 return self._next_id
 
-    async def request(self, packet_id: int, data: bytes) -> wire.Packet:
-        """Send a packet and wait for the reply that carries its packet id."""
+    def expect(self, packet_id: int) -> asyncio.Future[wire.Packet]:
+        """A future for the reply (PUBACK, SUBACK) that will carry ``packet_id``."""
         future: asyncio.Future[wire.Packet] = asyncio.get_running_loop().create_future()
         self._replies[packet_id] = future
+        future.add_done_callback(lambda _: self._replies.pop(packet_id, None))
+        return future
+
+    def send(self, packet_id: int, data: bytes) -> asyncio.Future[wire.Packet]:
+        """Send a packet; the future gets the reply that carries its packet id."""
+        future = self.expect(packet_id)
         self.write(data)
-        try:
-            return await future
-        finally:
-            self._replies.pop(packet_id, None)
+        return future
 
     def data_received(self, data: bytes) -> None:
+        """asyncio: bytes from the broker; each whole packet is acted on at once."""
         self.last_heard = time.monotonic()
         received_ms = time.time_ns() // 1_000_000
         try:
@@ -154,15 +167,15 @@ class _Connection(asyncio.Protocol):
                 if not self._handle(packet, received_ms):
                     return
         except (wire.ProtocolError, IndexError) as error:
-            log.error("broker %s: %s; reconnecting", self._ingest.address, error)
+            log.error("broker %s: %s; reconnecting", self.address, error)
             self.close(f"protocol error: {error}")
 
     def _handle(self, packet: wire.Packet, received_ms: int) -> bool:
         """Act on one packet; False once the broker has disconnected us."""
         kind = packet.kind
         if kind == wire.PUBLISH:
-            if self.taking:
-                self._ingest.take(packet, received_ms, self.number)
+            if self.taking and self._on_publish is not None:
+                self._on_publish(packet, received_ms)
         elif kind in (wire.PUBACK, wire.SUBACK):
             future = self._replies.get(wire.read_packet_id(packet))
             if future is not None and not future.done():
@@ -177,6 +190,47 @@ class _Connection(asyncio.Protocol):
         elif kind != wire.PINGRESP:
             raise wire.ProtocolError(f"unexpected packet type {kind}")
         return True
+
+
+async def open_connection(
+    address: BrokerAddress, connect: bytes, on_publish: OnPublish | None = None,
+    *, ca_file: str | None = None,
+) -> tuple[Connection, bool]:
+    """Connect and send ``connect`` (a CONNECT packet).
+
+    Returns the connection, and whether the broker still had the session.
+
+    Raises:
+        BrokerError: The broker refused the connection.
+        OSError: The broker cannot be reached.
+        TimeoutError: No CONNACK within ``CONNECT_TIMEOUT_S``.
+    """
+    tls = ssl.create_default_context(cafile=ca_file) if address.tls else None
+    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+        _, connection = await asyncio.get_running_loop().create_connection(
+            lambda: Connection(address, on_publish), address.host, address.port, ssl=tls,
+            server_hostname=address.host if tls else None)
+        try:
+            connection.write(connect)
+            present, code = wire.read_connack(await connection.connack)
+        except BaseException:
+            connection.close("not connected")
+            raise
+    if code:
+        connection.close("refused")
+        reason = wire.CONNACK_REASONS.get(code, f"reason 0x{code:02x}")
+        raise BrokerError(f"the broker refused the connection: {reason}")
+    return connection, present
+
+
+async def keep_alive(connection: Connection) -> None:
+    """PINGREQ every half keep-alive; a broker silent for 1.5 keep-alives is gone."""
+    while not connection.closed.done():
+        await asyncio.sleep(KEEPALIVE_S / 2)
+        if time.monotonic() - connection.last_heard > KEEPALIVE_S * 1.5:
+            connection.close(f"no word from the broker for {KEEPALIVE_S * 1.5:.0f} s")
+            return
+        connection.write(wire.PINGREQ_PACKET)
 
 
 class Inbox(asyncio.Queue[Inbound]):
@@ -202,9 +256,11 @@ class Inbox(asyncio.Queue[Inbound]):
 class MqttIngest:
     """Subscribes to vitals and status topics and feeds ``inbox``; reconnects on loss.
 
-    The inbox is held under its limit by pausing the socket (the broker keeps
-    the rest queued); with MQTT 5 the broker is also told not to have more
-    than that unacknowledged (Receive Maximum).
+    The inbox is held near its limit by pausing the socket (the broker keeps
+    the rest queued), give or take what one read of the socket held. With
+    MQTT 5 the broker is also asked not to have more than the limit
+    unacknowledged (Receive Maximum), but Mosquitto 2.0.11 was seen to send
+    more than that once the first acknowledgements came back.
     """
 
     def __init__(
@@ -227,7 +283,7 @@ class MqttIngest:
         ]
         self._session_expiry_s = session_expiry_s
         self._inbox = inbox
-        self._current: _Connection | None = None
+        self._current: Connection | None = None
         self._connections = 0
         self._stop = asyncio.Event()
         self._release = asyncio.Event()
@@ -235,6 +291,7 @@ class MqttIngest:
         self.idle = asyncio.Event()
         self.idle.set()
         self.reconnects = 0
+        self.pauses = 0
 
     async def run(self) -> None:
         """Stay connected until :meth:`stop`, reconnecting with jittered backoff."""
@@ -255,57 +312,50 @@ class MqttIngest:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 self.reconnects += 1
 
-    async def _open(self) -> _Connection:
-        """Connect, CONNECT and SUBSCRIBE; the connection then takes messages."""
+    async def _open(self) -> Connection:
+        """Connect and SUBSCRIBE; the connection then takes messages."""
         self._connections += 1
         number = self._connections
-        tls = ssl.create_default_context(cafile=self._ca_file) if self.address.tls else None
+
+        def take(packet: wire.Packet, received_ms: int) -> None:
+            self.take(packet, received_ms, number)
         address = self.address
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            _, connection = await asyncio.get_running_loop().create_connection(
-                lambda: _Connection(self, number), address.host, address.port, ssl=tls,
-                server_hostname=address.host if tls else None)
-            try:
-                present = await self._handshake(connection)
-            except BaseException:
-                connection.close("not connected")
-                self._current = None
-                raise
+        connection, present = await open_connection(address, wire.connect(
+            self._client_id, v5=self._v5, keepalive_s=KEEPALIVE_S,
+            username=address.username, password=address.password,
+            session_expiry_s=self._session_expiry_s,
+            receive_maximum=min(self._inbox.limit, 65535)), take, ca_file=self._ca_file)
+        connection.number = number
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await self._subscribe(connection)
+        except BaseException:
+            connection.close("not subscribed")
+            raise
+        self._current = connection
         log.info("subscribed to %s on %s (session %s)", ", ".join(self._topics), self.address,
                  "resumed" if present else "new")
         return connection
 
-    async def _handshake(self, connection: _Connection) -> bool:
-        """CONNECT and SUBSCRIBE; whether the broker still had our session.
+    async def _subscribe(self, connection: Connection) -> None:
+        """SUBSCRIBE to every topic.
 
         Raises:
-            BrokerError: The broker refused the connection or a subscription.
+            BrokerError: The broker refused a subscription.
         """
-        address = self.address
-        connection.write(wire.connect(
-            self._client_id, v5=self._v5, keepalive_s=KEEPALIVE_S,
-            username=address.username, password=address.password,
-            session_expiry_s=self._session_expiry_s,
-            receive_maximum=min(self._inbox.limit, 65535)))
-        present, code = wire.read_connack(await connection.connack)
-        if code:
-            reason = wire.CONNACK_REASONS.get(code, f"reason 0x{code:02x}")
-            raise BrokerError(f"the broker refused the connection: {reason}")
-        self._current = connection
         packet_id = connection.packet_id()
-        reply = await connection.request(packet_id, wire.subscribe(
+        reply = await connection.send(packet_id, wire.subscribe(
             packet_id, [(topic, 1) for topic in self._topics], v5=self._v5))
         codes = wire.read_suback(reply, v5=self._v5)[1]
         refused = [topic for topic, code in zip(self._topics, codes, strict=False) if code >= 0x80]
         if refused:
             raise BrokerError(f"the broker refused the subscription to {', '.join(refused)}")
-        return present
 
     async def _connected_session(self) -> None:
         connection = await self._open()
         self.connected.set()
         self.idle.clear()
-        pinging = asyncio.create_task(self._keepalive(connection), name="mqtt-keepalive")
+        pinging = asyncio.create_task(keep_alive(connection), name="mqtt-keepalive")
         stopping = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
         waiting: set[asyncio.Future[Any]] = {connection.closed, stopping}
         try:
@@ -325,15 +375,6 @@ class MqttIngest:
             self.connected.clear()
             self.idle.set()
 
-    async def _keepalive(self, connection: _Connection) -> None:
-        """PINGREQ every half keep-alive; a broker silent for 1.5 keep-alives is gone."""
-        while True:
-            await asyncio.sleep(KEEPALIVE_S / 2)
-            if time.monotonic() - connection.last_heard > KEEPALIVE_S * 1.5:
-                connection.close(f"no word from the broker for {KEEPALIVE_S * 1.5:.0f} s")
-                return
-            connection.write(wire.PINGREQ_PACKET)
-
     def take(self, packet: wire.Packet, received_ms: int, connection: int) -> None:
         """A PUBLISH arrived: queue it for processing (the socket pauses if the inbox is full)."""
         topic, payload, qos, packet_id = wire.read_publish(packet, v5=self._v5)
@@ -346,6 +387,7 @@ class MqttIngest:
             transport = current.transport
             if transport is not None and not transport.is_closing():
                 transport.pause_reading()
+                self.pauses += 1
 
                 def resume() -> None:
                     if not transport.is_closing():
@@ -379,7 +421,7 @@ class MqttIngest:
             raise ConnectionError(f"not connected to {self.address}")
         packet_id = current.packet_id()
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-            await current.request(packet_id, wire.publish(
+            await current.send(packet_id, wire.publish(
                 topic, payload, qos=1, packet_id=packet_id, v5=self._v5))
 
     def stop(self) -> None:

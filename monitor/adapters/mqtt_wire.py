@@ -73,6 +73,16 @@ def _packet(first_byte: int, body: bytes) -> bytes:
     return bytes([first_byte]) + varint(len(body)) + body
 
 
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The message the broker publishes if the connection drops without DISCONNECT."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
 def connect(
     client_id: str,
     *,
@@ -80,17 +90,25 @@ def connect(
     keepalive_s: int,
     username: str | None = None,
     password: str | None = None,
+    clean: bool = False,
     session_expiry_s: int = 0,
     receive_maximum: int = 65535,
+    will: Will | None = None,
 ) -> bytes:
-    """CONNECT for a persistent session (clean start off)."""
+    """CONNECT; a persistent session unless ``clean``."""
     flags = (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    flags |= 0x02 if clean else 0
+    if will is not None:
+        flags |= 0x04 | will.qos << 3 | (0x20 if will.retain else 0)
     body = _string("MQTT") + bytes([5 if v5 else 4, flags]) + keepalive_s.to_bytes(2, "big")
     if v5:
         properties = (bytes([PROPERTY_SESSION_EXPIRY]) + session_expiry_s.to_bytes(4, "big")
                       + bytes([PROPERTY_RECEIVE_MAXIMUM]) + receive_maximum.to_bytes(2, "big"))
         body += varint(len(properties)) + properties
     body += _string(client_id)
+    if will is not None:
+        body += (b"\x00" if v5 else b"") + _string(will.topic)
+        body += len(will.payload).to_bytes(2, "big") + will.payload
     if username is not None:
         body += _string(username)
     if password is not None:
@@ -106,11 +124,13 @@ def subscribe(packet_id: int, topics: list[tuple[str, int]], *, v5: bool) -> byt
     return _packet(SUBSCRIBE << 4 | 0x02, body)
 
 
-def publish(topic: str, payload: bytes, *, qos: int, packet_id: int, v5: bool) -> bytes:
-    """PUBLISH, not retained."""
+def publish(
+    topic: str, payload: bytes, *, qos: int, packet_id: int, v5: bool, retain: bool = False
+) -> bytes:
+    """PUBLISH (``packet_id`` is left out at QoS 0)."""
     body = _string(topic) + (packet_id.to_bytes(2, "big") if qos else b"")
     body += (b"\x00" if v5 else b"") + payload
-    return _packet(PUBLISH << 4 | qos << 1, body)
+    return _packet(PUBLISH << 4 | qos << 1 | retain, body)
 
 
 def puback(packet_id: int) -> bytes:
