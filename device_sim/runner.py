@@ -11,17 +11,19 @@ spread evenly over the second instead of all publishing at one instant.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
-import ssl
 import time
 from dataclasses import dataclass
 
-import aiomqtt
-
 from device_sim.device import Cut, Emission, Publish, Reconnect, SimulatedMonitor
-from monitor.adapters.mqtt import BrokerAddress
+from monitor.adapters import mqtt_wire as wire
+from monitor.adapters.mqtt import (
+    KEEPALIVE_S,
+    BrokerAddress,
+    Connection,
+    keep_alive,
+    open_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +70,16 @@ class _Group:
             by_slot.setdefault(int(phase * slots), []).append(device)
         self._slots = [(slot * self._interval_s / slots, by_slot[slot]) for slot in sorted(by_slot)]
 
-    def _client(self) -> aiomqtt.Client:
+    async def _connect(self) -> Connection:
         will = None
         if self._single is not None:
             offline = self._single.status("offline", time.time())
-            will = aiomqtt.Will(offline.topic, offline.payload, qos=1, retain=True)
-        client = aiomqtt.Client(
-            self._address.host, self._address.port, username=self._address.username,
-            password=self._address.password, identifier=self._name, will=will,
-            tls_context=ssl.create_default_context() if self._address.tls else None,
-            max_inflight_messages=1000,
-        )
-        # A group publishes all its chairs' readings at once; that is no backlog.
-        client.pending_calls_threshold = 2 * len(self._devices) + 10
-        return client
+            will = wire.Will(offline.topic, offline.payload)
+        address = self._address
+        connection, _ = await open_connection(address, wire.connect(
+            self._name, v5=False, keepalive_s=KEEPALIVE_S, username=address.username,
+            password=address.password, clean=True, will=will))
+        return connection
 
     def _step(self) -> list[Emission]:
         return [emission for device in self._devices for emission in device.step(time.time)]
@@ -97,47 +95,57 @@ class _Group:
         self._tick += 1
         await self._at(0.0)
 
-    async def _one_tick(self, client: aiomqtt.Client) -> bool:
+    async def _one_tick(self, connection: Connection) -> bool:
         """Step every chair at its phase and publish; False if the network was cut."""
-        sending: list[asyncio.Task[None]] = []
-        try:
-            for offset_s, devices in self._slots:
-                await self._at(offset_s)
-                emissions = [e for device in devices for e in device.step(time.time)]
-                if any(isinstance(e, Cut) for e in emissions):
-                    _cut(client)
-                    return False
-                sending.append(asyncio.create_task(self._publish(
-                    client, [e for e in emissions if isinstance(e, Publish)])))
-            await asyncio.gather(*sending)
-        finally:
-            for task in sending:
-                task.cancel()
+        acks: list[asyncio.Future[wire.Packet]] = []
+        for offset_s, devices in self._slots:
+            await self._at(offset_s)
+            emissions = [e for device in devices for e in device.step(time.time)]
+            if any(isinstance(e, Cut) for e in emissions):
+                _cut(connection)
+                return False
+            acks += self._send(connection, [e for e in emissions if isinstance(e, Publish)])
+        await asyncio.gather(*acks)
         return True
 
-    async def _publish(self, client: aiomqtt.Client, messages: list[Publish]) -> None:
-        await asyncio.gather(*(
-            client.publish(m.topic, m.payload, qos=self._qos, retain=m.retain) for m in messages
-        ))
+    def _send(self, connection: Connection, messages: list[Publish]) -> list[
+        asyncio.Future[wire.Packet]
+    ]:
+        """Publish in one write; the futures of the broker's PUBACKs (QoS 1)."""
+        packets, acks = [], []
+        for message in messages:
+            packet_id = connection.packet_id() if self._qos else 0
+            if packet_id:
+                acks.append(connection.expect(packet_id))
+            packets.append(wire.publish(message.topic, message.payload, qos=self._qos,
+                                        packet_id=packet_id, v5=False, retain=message.retain))
+        connection.write(b"".join(packets))
         self._stats.published += len(messages)
+        return acks
 
     async def run(self, ticks: int | None) -> None:
         """Publish until cancelled, or for ``ticks`` simulated seconds."""
         while ticks is None or self._tick < ticks:
             cut = False
             try:
-                async with self._client() as client:
-                    if self._single is not None:
-                        await self._publish(client, [self._single.status("online", time.time())])
-                    await self._publish(client, self._backlog)
+                connection = await self._connect()
+                pinging = asyncio.create_task(keep_alive(connection))
+                try:
+                    first = [self._single.status("online", time.time())] if self._single else []
+                    await asyncio.gather(*self._send(connection, first + self._backlog))
                     self._backlog = []
                     while ticks is None or self._tick < ticks:
-                        if not await self._one_tick(client):
+                        if not await self._one_tick(connection):
                             cut = True
                             break
                         self._stats.ticks += 1
                         await self._pace()
-            except aiomqtt.MqttError as error:
+                    if not cut:
+                        connection.write(wire.DISCONNECT_PACKET)
+                finally:
+                    pinging.cancel()
+                    connection.close("done")
+            except (OSError, TimeoutError) as error:
                 if not cut:
                     log.warning("%s: %s; reconnecting", self._name, error)
                     await asyncio.sleep(RECONNECT_S)
@@ -155,12 +163,10 @@ class _Group:
                 return
 
 
-def _cut(client: aiomqtt.Client) -> None:
+def _cut(connection: Connection) -> None:
     """Drop the connection without DISCONNECT, as a pulled cable would."""
-    sock = client._client.socket()  # noqa: SLF001 - aiomqtt has no way to fail on purpose
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    if connection.transport is not None:
+        connection.transport.abort()
 
 
 async def run_devices(
