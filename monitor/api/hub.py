@@ -9,9 +9,10 @@ not take a frame within ``send_timeout_s`` is disconnected.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Final
+
+import orjson
 
 from monitor.domain.board import Message
 
@@ -50,7 +51,7 @@ class BoardClient:
         if self.needs_snapshot:
             self.needs_snapshot = False
             self.snapshots_sent += 1
-            return json.dumps(snapshot())
+            return orjson.dumps(snapshot()).decode()
         first = self._queue.get_nowait()
         if self._queue.empty():
             return first
@@ -87,6 +88,6 @@ class BoardHub:
         """Send a message to every client without waiting for any of them."""
         if not self._clients:
             return
-        serialised = json.dumps(message)
+        serialised = orjson.dumps(message).decode()
         for client in self._clients:
             client.offer(serialised)
