@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from typing import Final
 
-DEFAULT_WINDOW: Final = 4096
+DEFAULT_WINDOW: Final = 1024
 
 
 @dataclass(slots=True)
 class _DeviceWindow:
+    """The last ``window`` seq numbers of a device in a ring indexed by seq: 16 bytes each."""
+
     last_seq: int
     last_ts_ms: int
-    seen: set[tuple[int, int]] = field(default_factory=set)
-    order: deque[tuple[int, int]] = field(default_factory=deque)
+    window: int
+    seqs: array[int] = field(init=False)
+    stamps: array[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seqs = array("q", [-1]) * self.window
+        self.stamps = array("q", [0]) * self.window
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +38,13 @@ class SeqVerdict:
 
 
 class SequenceTracker:
-    """Remembers the last ``window`` (seq, ts) pairs of each device.
+    """Remembers each device's last ``window`` seq numbers, with their ts.
 
     A redelivered reading repeats both seq and ts, so that pair is its
     identity; a device that restarts its counter sends old seq numbers with
-    new timestamps, which are new readings, not duplicates.
+    new timestamps, which are new readings, not duplicates. The pairs are
+    kept in flat arrays (16 bytes a reading, never growing), so a thousand
+    devices sending for hours hold 16 MiB, not a Python object per reading.
     """
 
     def __init__(self, window: int = DEFAULT_WINDOW) -> None:
@@ -44,12 +53,12 @@ class SequenceTracker:
 
     def observe(self, device_id: str, seq: int, ts_ms: int) -> SeqVerdict:
         """Record a reading and say whether it is a duplicate and what it skipped."""
-        key = (seq, ts_ms)
         device = self._devices.get(device_id)
+        slot = seq % self._window
         if device is None:
-            device = self._devices[device_id] = _DeviceWindow(seq, ts_ms)
+            device = self._devices[device_id] = _DeviceWindow(seq, ts_ms, self._window)
             missing = 0
-        elif key in device.seen:
+        elif device.seqs[slot] == seq and device.stamps[slot] == ts_ms:
             return SeqVerdict(duplicate=True)
         elif seq > device.last_seq:
             missing = seq - device.last_seq - 1
@@ -60,8 +69,5 @@ class SequenceTracker:
             missing = 0
             if ts_ms > device.last_ts_ms:
                 device.last_seq, device.last_ts_ms = seq, ts_ms
-        device.seen.add(key)
-        device.order.append(key)
-        if len(device.order) > self._window:
-            device.seen.discard(device.order.popleft())
+        device.seqs[slot], device.stamps[slot] = seq, ts_ms
         return SeqVerdict(duplicate=False, missing=missing)
