@@ -108,13 +108,15 @@ class Condition:
     """One alarm condition at one bed: when each rule's breach began.
 
     ``satisfied`` are the rules whose breach has lasted their delay; only
-    they get the hysteresis. ``last_ms`` is the device time of the last value
-    judged, so a late value of this vital cannot move the condition back.
+    they get the hysteresis.
     """
 
     breach_since_ms: Mapping[int, int] = field(default_factory=dict)
-    last_ms: int | None = None
     satisfied: frozenset[int] = frozenset()
+
+
+CLEAR: Final = Condition()
+"""No rule of the condition is breached (shared: a calm bed allocates nothing)."""
 
 
 def judge(
@@ -123,12 +125,18 @@ def judge(
     value: float,
     ts_ms: int,
     baseline: Mapping[str, float],
+    *,
+    last_ms: int | None,
 ) -> tuple[Condition, Verdict | None]:
-    """Judge one value; the verdict is None when the value is too late to count."""
-    if condition.last_ms is not None and ts_ms < condition.last_ms:
-        if condition.last_ms - ts_ms < CLOCK_JUMP_MS:
+    """Judge one value taken at ``ts_ms``; ``last_ms`` is when the last one judged was.
+
+    The verdict is None when the value is too late to count, so a late value
+    cannot move the condition back.
+    """
+    if last_ms is not None and ts_ms < last_ms:
+        if last_ms - ts_ms < CLOCK_JUMP_MS:
             return condition, None
-        condition = Condition()  # the device's clock went back: start timing afresh
+        condition = CLEAR  # the device's clock went back: start timing afresh
     since: dict[int, int] = {}
     satisfied: set[int] = set()
     top: Rule | None = None
@@ -144,6 +152,6 @@ def judge(
             if top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]:
                 top, top_limit = rule, limit
     if not since:
-        return Condition(last_ms=ts_ms), Verdict(None, value, None)
+        return CLEAR, Verdict(None, value, None)
     verdict = Verdict(None, value, None) if top is None else Verdict(top.priority, value, top_limit)
-    return Condition(since, ts_ms, frozenset(satisfied)), verdict
+    return Condition(since, frozenset(satisfied)), verdict

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from monitor.domain.alarms import (
+    CLEAR,
     Alarm,
     AlarmEvent,
     AlarmKind,
@@ -81,6 +82,7 @@ class BedEngine:
         self.discharge: DischargeTracker | None = None
         self._new_id = new_id
         self._conditions: dict[str, Condition] = {}
+        self._last_judged_ms: dict[str, int] = {}
         self._watch = _Watch(started_ms=now_ms)
         self._reminders: dict[str, int] = {}
         self._pause_until_ms: int | None = None
@@ -116,6 +118,7 @@ class BedEngine:
         whole delay, so it stays up while its condition still holds.
         """
         self._conditions = {}
+        self._last_judged_ms = {}
         for alarm in self.alarms.values():
             if alarm.kind == "physiological" and alarm.vital is not None:
                 rules = self.profile.rules_for(alarm.vital).get(alarm.code, ())
@@ -124,7 +127,7 @@ class BedEngine:
                     i for i, rule in enumerate(rules)
                     if alarm.condition_present and rule.priority == alarm.priority
                 )
-                self._conditions[alarm.code] = Condition(since, None, satisfied)
+                self._conditions[alarm.code] = Condition(since, satisfied)
 
     # What the device sends
 
@@ -160,10 +163,12 @@ class BedEngine:
     def _judge(self, vital: str, value: float, ts_ms: int, now_ms: int) -> list[AlarmEvent]:
         events: list[AlarmEvent] = []
         for code, rules in self.profile.rules_for(vital).items():
-            condition = self._conditions.get(code, Condition())
-            condition, verdict = judge(condition, rules, value, ts_ms, self.session.baseline)
+            condition, verdict = judge(
+                self._conditions.get(code, CLEAR), rules, value, ts_ms, self.session.baseline,
+                last_ms=self._last_judged_ms.get(code))
             self._conditions[code] = condition
             if verdict is not None:
+                self._last_judged_ms[code] = ts_ms
                 events += self._set(
                     "physiological", code, vital, verdict.priority, value=verdict.value,
                     limit=verdict.limit, now_ms=now_ms,
