@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -228,6 +229,10 @@ async def _serve(
     crashed_at: int | None,
 ) -> None:
     parts = await assemble(settings, profiles, store, broker_url, tokens)
+    # What start-up built (modules, the API's schemas, restored sessions) lives
+    # as long as the process: leave it out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(uvicorn.Config(
         create_app(parts.api_context()), host=settings.http_host, port=settings.http_port,
         log_level="warning", access_log=False, lifespan="off",
