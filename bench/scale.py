@@ -36,6 +36,7 @@ from pathlib import Path
 import aiomqtt
 import httpx
 import numpy as np
+import orjson
 import websockets
 
 from tests.servers import free_port, mosquitto, wait_for_port
@@ -116,6 +117,14 @@ def start_sim(broker_port: int, site: str, chairs: int, seconds: int,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
+def _newest_stored_ts_ms(db: Path) -> int | None:
+    """Device time of the reading stored last (by the index on arrival time)."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        row = connection.execute(
+            "SELECT ts_ms FROM readings ORDER BY received_ms DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
 async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid: int,
                      chairs: int, seconds: int) -> Sample:
     sample = Sample(chairs)
@@ -131,7 +140,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
         while sim.returncode is None or time.monotonic() - started < seconds:
             try:
                 async with asyncio.timeout(1):
-                    frame = json.loads(await board.recv())
+                    frame = orjson.loads(await board.recv())
             except TimeoutError:
                 if sim.returncode is not None:
                     break
@@ -147,8 +156,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
                 sample.cpu_pct.append(100 * (cpu - last_cpu) / (time.monotonic() - last_t))
                 sample.rss_mib.append(rss)
                 last_cpu, last_t = cpu, time.monotonic()
-                with contextlib.closing(sqlite3.connect(db)) as connection:
-                    newest = connection.execute("SELECT max(ts_ms) FROM readings").fetchone()[0]
+                newest = await asyncio.to_thread(_newest_stored_ts_ms, db)
                 if newest:
                     sample.stored_lag_ms.append(time.time() * 1000 - newest)
     sample.seconds = time.monotonic() - started
