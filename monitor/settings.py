@@ -138,7 +138,11 @@ class Settings(BaseSettings):
         default=None, gt=0,
         description="prune raw readings older than this (reports are kept); unset: keep all",
     )
-    batch_size: int = Field(default=500, ge=1, description="readings per storage commit, at most")
+    batch_size: int = Field(
+        default=5_000, ge=1,
+        description="readings per storage commit, at most (a backlog drains in big commits; "
+        "live readings are committed as they come)",
+    )
     ingest_queue_size: int = Field(
         default=20_000, ge=10, description="messages between the MQTT receiver and processing"
     )
