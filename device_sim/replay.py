@@ -12,14 +12,14 @@ import asyncio
 import csv
 import json
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
-
 from device_sim.device import iso
-from monitor.adapters.mqtt import BrokerAddress
+from monitor.adapters import mqtt_wire as wire
+from monitor.adapters.mqtt import BrokerAddress, publishing
 from monitor.domain.readings import VITALS
 
 
@@ -84,8 +84,7 @@ async def replay(
         return 0
     topic = f"infusion/{site}/{bed}/vitals"
     first_ms, started = records[0]["_ms"], time.monotonic()
-    async with aiomqtt.Client(address.host, address.port, username=address.username,
-                              password=address.password, max_inflight_messages=1000) as client:
+    async with publishing(address, f"replay-{uuid.uuid4().hex[:12]}") as connection:
         for record in records:
             delay = started + (record["_ms"] - first_ms) / 1000 / speed - time.monotonic()
             if delay > 0:
@@ -94,5 +93,11 @@ async def replay(
             reading["v"] = 1
             if retime:
                 reading["ts"] = iso(time.time())
-            await client.publish(topic, json.dumps(reading).encode(), qos=qos)
+            packet_id = connection.packet_id() if qos else 0
+            packet = wire.publish(topic, json.dumps(reading).encode(), qos=qos,
+                                  packet_id=packet_id, v5=False)
+            if packet_id:
+                await connection.send(packet_id, packet)
+            else:
+                connection.write(packet)
     return len(records)

@@ -17,13 +17,7 @@ from dataclasses import dataclass
 
 from device_sim.device import Cut, Emission, Publish, Reconnect, SimulatedMonitor
 from monitor.adapters import mqtt_wire as wire
-from monitor.adapters.mqtt import (
-    KEEPALIVE_S,
-    BrokerAddress,
-    Connection,
-    keep_alive,
-    open_connection,
-)
+from monitor.adapters.mqtt import BrokerAddress, Connection, publishing
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +64,11 @@ class _Group:
             by_slot.setdefault(int(phase * slots), []).append(device)
         self._slots = [(slot * self._interval_s / slots, by_slot[slot]) for slot in sorted(by_slot)]
 
-    async def _connect(self) -> Connection:
-        will = None
-        if self._single is not None:
-            offline = self._single.status("offline", time.time())
-            will = wire.Will(offline.topic, offline.payload)
-        address = self._address
-        connection, _ = await open_connection(address, wire.connect(
-            self._name, v5=False, keepalive_s=KEEPALIVE_S, username=address.username,
-            password=address.password, clean=True, will=will))
-        return connection
+    def _will(self) -> wire.Will | None:
+        if self._single is None:
+            return None
+        offline = self._single.status("offline", time.time())
+        return wire.Will(offline.topic, offline.payload)
 
     def _step(self) -> list[Emission]:
         return [emission for device in self._devices for emission in device.step(time.time)]
@@ -128,9 +117,7 @@ class _Group:
         while ticks is None or self._tick < ticks:
             cut = False
             try:
-                connection = await self._connect()
-                pinging = asyncio.create_task(keep_alive(connection))
-                try:
+                async with publishing(self._address, self._name, will=self._will()) as connection:
                     first = [self._single.status("online", time.time())] if self._single else []
                     await asyncio.gather(*self._send(connection, first + self._backlog))
                     self._backlog = []
@@ -140,11 +127,6 @@ class _Group:
                             break
                         self._stats.ticks += 1
                         await self._pace()
-                    if not cut:
-                        connection.write(wire.DISCONNECT_PACKET)
-                finally:
-                    pinging.cancel()
-                    connection.close("done")
             except (OSError, TimeoutError) as error:
                 if not cut:
                     log.warning("%s: %s; reconnecting", self._name, error)

@@ -13,11 +13,12 @@ in one write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
@@ -231,6 +232,28 @@ async def keep_alive(connection: Connection) -> None:
             connection.close(f"no word from the broker for {KEEPALIVE_S * 1.5:.0f} s")
             return
         connection.write(wire.PINGREQ_PACKET)
+
+
+@contextlib.asynccontextmanager
+async def publishing(
+    address: BrokerAddress, client_id: str, *, will: wire.Will | None = None
+) -> AsyncIterator[Connection]:
+    """A clean MQTT 3.1.1 session for publishing, kept alive, with DISCONNECT at the end.
+
+    Raises:
+        BrokerError: The broker refused the connection.
+        OSError: The broker cannot be reached.
+    """
+    connection, _ = await open_connection(address, wire.connect(
+        client_id, v5=False, keepalive_s=KEEPALIVE_S, username=address.username,
+        password=address.password, clean=True, will=will))
+    pinging = asyncio.create_task(keep_alive(connection), name="mqtt-keepalive")
+    try:
+        yield connection
+        connection.write(wire.DISCONNECT_PACKET)
+    finally:
+        pinging.cancel()
+        connection.close("done")
 
 
 class Inbox(asyncio.Queue[Inbound]):
