@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -70,16 +71,16 @@ def _proc(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def start_monitor(directory: Path, broker_port: int, client_id: str) -> tuple[
-    subprocess.Popen[bytes], int
-]:
+def start_monitor(directory: Path, broker_port: int, client_id: str,
+                  wrapper: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+    """The monitor as a process of its own (run under ``wrapper``, e.g. a profiler)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}", "MONITOR_HTTP_PORT": str(port),
         "MONITOR_DATA_DIR": str(directory), "MONITOR_BOOTSTRAP_TOKEN": TOKEN,
         "MONITOR_MQTT_CLIENT_ID": client_id,
     }
-    process = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env,
+    process = subprocess.Popen([*wrapper, sys.executable, "-m", "monitor", "run"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, timeout_s=60)
     return process, port
@@ -235,7 +236,8 @@ async def bare_drain(broker_port: int, count: int) -> float:
     return rate
 
 
-async def monitor_drain(directory: Path, broker_port: int, count: int) -> float:
+async def monitor_drain(directory: Path, broker_port: int, count: int,
+                        wrapper: tuple[str, ...] = ()) -> float:
     """Readings/s of the monitor (validation, alarms, storage, a board) draining the backlog.
 
     The monitor is started with sessions open at the backlog's beds and a
@@ -249,7 +251,7 @@ async def monitor_drain(directory: Path, broker_port: int, count: int) -> float:
     process.wait(timeout=60)
     await queue_backlog(broker_port, "monitor-drain", count)
     db = directory / "monitor.db"
-    process, http_port = start_monitor(directory, broker_port, "monitor-drain")
+    process, http_port = start_monitor(directory, broker_port, "monitor-drain", wrapper)
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     query = "SELECT count(*), min(received_ms) FROM readings WHERE site = 'backlog'"
     try:
@@ -263,7 +265,7 @@ async def monitor_drain(directory: Path, broker_port: int, count: int) -> float:
                     reading.cancel()
                     return float(count / (time.time() - first_ms / 1000))
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # the monitor stops in order; a profiler writes out
         process.wait(timeout=60)
 
 
