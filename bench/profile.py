@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from bench.scale import monitor_drain
 from tests.servers import mosquitto
 
-SKIP = ("<frozen", "runpy", "asyncio/runners.py", "threading.py", "concurrent/futures")
+SKIP = ("<frozen", "<module>", "runpy", "asyncio/", "threading.py", "concurrent/futures")
 
 
 def summary(raw: Path, top: int) -> str:
@@ -50,7 +51,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", type=Path, help="keep the samples here")
     args, _ = parser.parse_known_args()
-    spy = shutil.which("py-spy")
+    beside = Path(sys.executable).with_name("py-spy")
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is not installed: pip install -e .[dev]")
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
