@@ -140,6 +140,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
     sim = await start_sim(broker_port, site, chairs, warmup + seconds)
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     measured_from = time.monotonic() + warmup
+    last_arrival = measured_from
     last_cpu, last_t = _proc(monitor_pid)[0], time.monotonic()
     async with websockets.connect(url, max_size=None) as board:
         await board.recv()
@@ -158,6 +159,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
                     if measuring:
                         sample.received += 1
                         sample.latencies_ms.append(latency)
+                        last_arrival = time.monotonic()
                     else:
                         sample.warmup_max_ms = max(sample.warmup_max_ms, latency)
             if time.monotonic() - last_t >= 1:
@@ -169,7 +171,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
                     if newest:
                         sample.stored_lag_ms.append(time.time() * 1000 - newest)
                 last_cpu, last_t = cpu, time.monotonic()
-    sample.seconds = time.monotonic() - measured_from
+    sample.seconds = last_arrival - measured_from
     await sim.wait()
     await set_sessions(http_port, site, [], end=True)
     return sample
