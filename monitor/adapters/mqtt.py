@@ -140,11 +140,16 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def packet_id(self) -> int:
-        """A packet id (1..65535) not waiting for a reply."""
-        while True:
+        """A packet id (1..65535) not waiting for a reply.
+
+        Raises:
+            BrokerError: All 65,535 are waiting.
+        """
+        for _ in range(65535):
             self._next_id = self._next_id % 65535 + 1
             if self._next_id not in self._replies:
                 return self._next_id
+        raise BrokerError("every packet id is waiting for the broker's reply")
 
     def expect(self, packet_id: int) -> asyncio.Future[wire.Packet]:
         """A future for the reply (PUBACK, SUBACK) that will carry ``packet_id``."""
