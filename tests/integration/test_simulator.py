@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import time
 from pathlib import Path
 
 import aiomqtt
@@ -91,3 +93,26 @@ async def test_a_recording_replays_into_the_monitor(
             return [r["vitals"]["hr"] for r in got] == [60 + s for s in range(30)]
         await eventually(stored)
     assert sent == 30
+
+
+async def test_chairs_sharing_connections_send_spread_over_the_second(
+    mosquitto: Mosquitto, site: str
+) -> None:
+    devices = [SimulatedMonitor(spec) for spec in chair_specs(site, 20, seed=5)]
+    arrivals: dict[str, float] = {}
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as watcher:
+        await watcher.subscribe(f"infusion/{site}/+/vitals", qos=1)
+        run = asyncio.create_task(run_devices(
+            BrokerAddress.parse(mosquitto.url), devices, connections=2, duration_s=2))
+        async with asyncio.timeout(10):
+            async for message in watcher.messages:
+                reading = json.loads(message.payload)
+                if reading["seq"] == 0:
+                    arrivals[reading["device_id"]] = time.monotonic()
+                if len(arrivals) == len(devices):
+                    break
+        await run
+    offsets = sorted(t - min(arrivals.values()) for t in arrivals.values())
+    # 20 chairs, a twentieth of a second apart: the last about 0.95 s after the first.
+    assert 0.8 < offsets[-1] < 1.3
+    assert max(b - a for a, b in itertools.pairwise(offsets)) < 0.3
