@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,11 +41,12 @@ import numpy as np
 import orjson
 import websockets
 
-from tests.servers import free_port, mosquitto, wait_for_port
+from tests.servers import Influx, free_port, influxdb, mosquitto, wait_for_port
 
 TOKEN = "bench-scale-bootstrap-token-0123456789"
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 BACKLOG_BEDS = 500
+INFLUX_DB = "bench"
 HOUR_S = 3600
 
 
@@ -72,14 +74,15 @@ def _proc(pid: int) -> tuple[float, float]:
 
 
 def start_monitor(directory: Path, broker_port: int, client_id: str,
-                  wrapper: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+                  wrapper: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+                  ) -> tuple[subprocess.Popen[bytes], int]:
     """The monitor as a process of its own (run under ``wrapper``, e.g. a profiler)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}", "MONITOR_HTTP_PORT": str(port),
         "MONITOR_DATA_DIR": str(directory), "MONITOR_BOOTSTRAP_TOKEN": TOKEN,
         "MONITOR_MQTT_CLIENT_ID": client_id,
-    }
+    } | (extra_env or {})
     process = subprocess.Popen([*wrapper, sys.executable, "-m", "monitor", "run"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, timeout_s=60)
@@ -119,16 +122,34 @@ def start_sim(broker_port: int, site: str, chairs: int, seconds: int,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
-def _newest_stored_ts_ms(db: Path) -> int | None:
-    """Device time of the reading stored last (by the index on arrival time)."""
-    with contextlib.closing(sqlite3.connect(db)) as connection:
-        row = connection.execute(
-            "SELECT ts_ms FROM readings ORDER BY received_ms DESC LIMIT 1").fetchone()
-    return row[0] if row else None
+NewestStored = Callable[[], Awaitable[int | None]]
 
 
-async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid: int,
-                     chairs: int, seconds: int, warmup: int) -> Sample:
+def newest_in_sqlite(db: Path) -> NewestStored:
+    """Device time of the reading stored last in SQLite (by the index on arrival time)."""
+    def query() -> int | None:
+        with contextlib.closing(sqlite3.connect(db)) as connection:
+            row = connection.execute(
+                "SELECT ts_ms FROM readings ORDER BY received_ms DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+    return lambda: asyncio.to_thread(query)
+
+
+def newest_in_influx(influx: Influx) -> NewestStored:
+    """Device time of the newest reading InfluxDB holds (of the last minute)."""
+    async def query() -> int | None:
+        async with httpx.AsyncClient(base_url=influx.url, timeout=10,
+                                     auth=(influx.user, influx.password)) as http:
+            response = await http.get("/query", params={
+                "db": INFLUX_DB, "epoch": "ms",
+                "q": 'SELECT last("seq") FROM "vitals" WHERE time > now() - 1m'})
+        series = response.json()["results"][0].get("series")
+        return int(series[0]["values"][0][0]) if series else None
+    return query
+
+
+async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStored, *,
+                     monitor_pid: int, chairs: int, seconds: int, warmup: int) -> Sample:
     """Run ``chairs`` for ``warmup`` + ``seconds``; figures are of the last ``seconds``.
 
     The warm-up (each chair's first readings, which set up its state in the
@@ -167,7 +188,7 @@ async def run_chairs(broker_port: int, http_port: int, db: Path, *, monitor_pid:
                 if measuring:
                     sample.cpu_pct.append(100 * (cpu - last_cpu) / (time.monotonic() - last_t))
                     sample.rss_mib.append(rss)
-                    newest = await asyncio.to_thread(_newest_stored_ts_ms, db)
+                    newest = await newest_stored()
                     if newest:
                         sample.stored_lag_ms.append(time.time() * 1000 - newest)
                 last_cpu, last_t = cpu, time.monotonic()
@@ -285,16 +306,29 @@ def main() -> None:
     parser.add_argument("--soak-chairs", type=int, default=0,
                         help="chairs for the soak run (0: no soak run)")
     parser.add_argument("--soak-speed", type=float, default=10.0)
+    parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite",
+                        help="where the monitor keeps readings (influx: a real InfluxDB, "
+                        "started here, through the outbox)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
+    with contextlib.ExitStack() as stack:
+        directory = stack.enter_context(tempfile.TemporaryDirectory())
+        broker = stack.enter_context(mosquitto(Path(directory)))
         data = Path(directory) / "var"
-        monitor, http_port = start_monitor(data, broker.port, "monitor-scale")
+        newest_stored, env = newest_in_sqlite(data / "monitor.db"), {}
+        if args.store == "influx":
+            (Path(directory) / "influx").mkdir()
+            influx = stack.enter_context(influxdb(Path(directory) / "influx"))
+            newest_stored = newest_in_influx(influx)
+            env = {"MONITOR_STORE": "influx", "MONITOR_INFLUX_URL": influx.url,
+                   "MONITOR_INFLUX_DB": INFLUX_DB, "MONITOR_INFLUX_USERNAME": influx.user,
+                   "MONITOR_INFLUX_PASSWORD": influx.password}
+        monitor, http_port = start_monitor(data, broker.port, "monitor-scale", extra_env=env)
         print(f"{'chairs':>6} {'readings/s':>10} {'board p50':>9} {'p99':>7} {'max':>7} "
               f"{'warm-up max':>11} {'stored lag':>10} {'CPU %':>6} {'RSS MiB start/end':>18}",
               flush=True)
         try:
             for chairs in args.chairs:
-                s = asyncio.run(run_chairs(broker.port, http_port, data / "monitor.db",
+                s = asyncio.run(run_chairs(broker.port, http_port, newest_stored,
                                            monitor_pid=monitor.pid, chairs=chairs,
                                            seconds=args.seconds, warmup=args.warmup))
                 p50, p99 = np.percentile(s.latencies_ms, [50, 99])
