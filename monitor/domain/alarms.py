@@ -4,10 +4,14 @@ An alarm *condition* (a vital and a direction, e.g. ``sbp_high``) is judged
 by :func:`judge`: ``(condition, value) -> (condition, verdict)``. A rule of
 the condition is *satisfied* once its limit has been breached by every value
 of that vital for its condition delay (a spot value with delay 0 at once);
-the verdict's priority is the highest of the satisfied rules. Delays are
-measured on the device's clock, so a backlog delivered at once after a
-reconnect is judged as it happened. What an alarm does over its life
-(latching, acknowledge, pause) is :mod:`monitor.domain.engine`'s business.
+the verdict's priority is the highest of the satisfied rules.
+
+A delay is timed on two clocks at once, and either one satisfies it: the
+monitor's receive time, so no device clock (frozen, stepped, drifting) can
+hold an alarm back longer than its delay plus one reading; and the device's
+timestamps, so a backlog the broker delivers at once after a reconnect is
+judged as it happened. What an alarm does over its life (latching,
+acknowledge, pause) is :mod:`monitor.domain.engine`'s business.
 """
 
 from __future__ import annotations
@@ -27,13 +31,10 @@ Transition = Literal[
     "paused", "pause_ended", "reminder", "cleared", "paged", "page_failed",
 ]
 
-AUDIT_ONLY: Final = frozenset({"paged", "page_failed", "reminder"})
+AUDIT_ONLY: Final = frozenset({"paged", "page_failed"})
 """Transitions recorded in the audit log that do not change the alarm."""
 PAGE_RECORDS: Final = frozenset({"paged", "page_failed"})
 """Transitions that carry the alarm as it was when paged, not as it is now."""
-
-CLOCK_JUMP_MS: Final = 60_000
-"""A value this much older than the last one judged means the device clock was reset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Alarm:
     """One alarm as the board and the audit trail show it.
 
     Attributes:
+        value: The value at the latest transition (at clearing, the value
+            that ended the condition).
         condition_present: False once the condition has ended while the
             alarm stays on the board (a latched high-priority alarm).
         acknowledged_by: Who acknowledged it, if anyone.
@@ -63,6 +66,10 @@ class Alarm:
     acknowledged_by: str | None = None
     acknowledged_ms: int | None = None
     paused_until_ms: int | None = None
+    onset_value: float | None = None
+    """The value that raised the alarm."""
+    worst_value: float | None = None
+    """The furthest beyond the limit the value went while the alarm stood."""
 
     @property
     def key(self) -> str:
@@ -105,14 +112,17 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One alarm condition at one bed: when each rule's breach began.
+    """One alarm condition at one bed: when each rule's breach began, on both clocks.
 
     ``satisfied`` are the rules whose breach has lasted their delay; only
-    they get the hysteresis.
+    they get the hysteresis. ``last_device_ms`` is the device time of the
+    last value judged, to see the device clock go back.
     """
 
-    breach_since_ms: Mapping[int, int] = field(default_factory=dict)
+    since_ms: Mapping[int, int] = field(default_factory=dict)
+    since_device_ms: Mapping[int, int] = field(default_factory=dict)
     satisfied: frozenset[int] = frozenset()
+    last_device_ms: int | None = None
 
 
 CLEAR: Final = Condition()
@@ -123,35 +133,64 @@ def judge(
     condition: Condition,
     rules: tuple[Rule, ...],
     value: float,
-    ts_ms: int,
     baseline: Mapping[str, float],
     *,
-    last_ms: int | None,
+    now_ms: int,
+    device_ms: int,
+    late: bool = False,
 ) -> tuple[Condition, Verdict | None]:
-    """Judge one value taken at ``ts_ms``; ``last_ms`` is when the last one judged was.
+    """Judge one value received at ``now_ms`` and taken at ``device_ms`` (device clock).
 
-    The verdict is None when the value is too late to count, so a late value
-    cannot move the condition back.
+    A ``late`` value (one the device sent before values already judged) is
+    judged against the rules without a delay (spot values and critical
+    limits) and leaves the condition's timing alone; its verdict is None
+    when it breaches none of them, as it cannot end a condition.
     """
-    if last_ms is not None and ts_ms < last_ms:
-        if last_ms - ts_ms < CLOCK_JUMP_MS:
-            return condition, None
-        condition = CLEAR  # the device's clock went back: start timing afresh
+    if late:
+        return condition, _spot_verdict(rules, value, baseline)
+    last_device = condition.last_device_ms
+    device_back = last_device is not None and device_ms < last_device
     since: dict[int, int] = {}
+    since_device: dict[int, int] = {}
     satisfied: set[int] = set()
     top: Rule | None = None
     top_limit = 0.0
-    breach_since, holding = condition.breach_since_ms, condition.satisfied
     for index, rule in enumerate(rules):
         limit = rule.limit if rule.limit is not None else rule.limit_for(baseline)
-        if limit is None or not rule.breached_by(value, limit, holding=index in holding):
+        holding = index in condition.satisfied
+        if limit is None or not rule.breached_by(value, limit, holding=holding):
             continue
-        started = since[index] = breach_since.get(index, ts_ms)
-        if ts_ms - started >= rule.delay_ms:
+        started = since[index] = condition.since_ms.get(index, now_ms)
+        started_device = condition.since_device_ms.get(index, device_ms)
+        if device_back:  # the device clock went back: time afresh on it
+            started_device = device_ms
+        since_device[index] = started_device
+        if (now_ms - started >= rule.delay_ms or device_ms - started_device >= rule.delay_ms
+                or holding):
             satisfied.add(index)
             if top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]:
                 top, top_limit = rule, limit
     if not since:
         return CLEAR, Verdict(None, value, None)
     verdict = Verdict(None, value, None) if top is None else Verdict(top.priority, value, top_limit)
-    return Condition(since, frozenset(satisfied)), verdict
+    return Condition(since, since_device, frozenset(satisfied), device_ms), verdict
+
+
+def _spot_verdict(
+    rules: tuple[Rule, ...], value: float, baseline: Mapping[str, float]
+) -> Verdict | None:
+    top: Rule | None = None
+    top_limit = 0.0
+    for rule in rules:
+        limit = rule.limit_for(baseline)
+        if rule.delay_ms == 0 and limit is not None and rule.breached_by(value, limit) and (
+                top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]):
+            top, top_limit = rule, limit
+    return None if top is None else Verdict(top.priority, value, top_limit)
+
+
+def worse(code: str, current: float | None, value: float | None) -> float | None:
+    """The further from normal of two values of an alarm condition (``*_high``: higher)."""
+    if current is None or value is None:
+        return value if current is None else current
+    return max(current, value) if code.endswith("_high") else min(current, value)

@@ -27,7 +27,8 @@ def alarm_message(alarm: Alarm, transition: str | None = None) -> Message:
         "value": alarm.value, "limit": alarm.limit, "raised_ms": alarm.raised_ms,
         "updated_ms": alarm.updated_ms, "condition_present": alarm.condition_present,
         "acknowledged_by": alarm.acknowledged_by, "acknowledged_ms": alarm.acknowledged_ms,
-        "paused_until_ms": alarm.paused_until_ms,
+        "paused_until_ms": alarm.paused_until_ms, "onset_value": alarm.onset_value,
+        "worst_value": alarm.worst_value,
     }
     if transition is not None:
         message["transition"] = transition

@@ -1,19 +1,30 @@
-"""Discharge readiness in observation: BP near baseline and SpO2 good, for long enough.
+"""Discharge readiness in observation: vital signs within the criteria, for long enough.
 
-Ready once, for ``hold_ms`` on end, the last blood pressure is within
-``bp_band_pct`` of baseline (systolic and diastolic) and the last SpO2 is
-above ``spo2_min``. Any reading that breaks either restarts the clock.
+Ready when all of these hold:
+
+- the session has been in observation for ``min_observation_ms`` (30 min);
+- no alarm of the bed stands and its device is online (the engine passes
+  what stands in the way as ``blockers``);
+- for the last ``hold_ms`` (15 min), every reading was within the criteria:
+  SBP and DBP within +-20 % of baseline and below 160/100; HR 50-110;
+  RR 10-24; SpO2 >= 94 %. A value outside them restarts the hold; a vital
+  never seen in observation is missing, and missing is never normal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-HOLD_MS: Final = 15 * 60 * 1000
 BP_BAND_PCT: Final = 20.0
-SPO2_MIN: Final = 92.0
+BP_CEILING: Final[Mapping[str, float]] = {"sbp": 160.0, "dbp": 100.0}
+RANGES: Final[Mapping[str, tuple[float, float]]] = {
+    "hr": (50.0, 110.0),
+    "rr": (10.0, 24.0),
+    "spo2": (94.0, 100.0),
+}
+NAMES: Final[Mapping[str, str]] = {"hr": "HR", "rr": "RR", "spo2": "SpO2"}
 
 
 @dataclass(slots=True)
@@ -21,37 +32,48 @@ class DischargeTracker:
     """Follows one session's readings during observation."""
 
     baseline: Mapping[str, float]
-    hold_ms: int = HOLD_MS
+    observation_ms: int
+    min_observation_ms: int = 30 * 60_000
+    hold_ms: int = 15 * 60_000
     met_since_ms: int | None = None
-    last_bp: tuple[float, float] | None = None
-    last_spo2: float | None = None
-    reason: str = "waiting for blood pressure and SpO2"
+    last: dict[str, float] = field(default_factory=dict)
+    reason: str = "waiting for blood pressure, HR, RR and SpO2"
 
-    def _within(self, vital: str, value: float) -> bool:
-        base = self.baseline.get(vital)
-        return base is not None and abs(value - base) <= base * BP_BAND_PCT / 100
-
-    def on_values(self, vitals: Mapping[str, float], at_ms: int) -> None:
-        """Take in a reading's (plausible, unflagged) values at ``at_ms``."""
-        if "sbp" in vitals and "dbp" in vitals:
-            self.last_bp = (vitals["sbp"], vitals["dbp"])
-        if "spo2" in vitals:
-            self.last_spo2 = vitals["spo2"]
+    def _problems(self) -> list[str]:
         problems = []
+        sbp, dbp = self.last.get("sbp"), self.last.get("dbp")
         if "sbp" not in self.baseline or "dbp" not in self.baseline:
             problems.append("no baseline blood pressure")
-        elif self.last_bp is None:
-            problems.append("no blood pressure yet")
-        elif not (self._within("sbp", self.last_bp[0]) and self._within("dbp", self.last_bp[1])):
+        elif sbp is None or dbp is None:
+            problems.append("no blood pressure in observation yet")
+        elif not all(self._bp_ok(vital, value) for vital, value in (("sbp", sbp), ("dbp", dbp))):
             problems.append(
-                f"BP {self.last_bp[0]:.0f}/{self.last_bp[1]:.0f} not within "
-                f"{BP_BAND_PCT:.0f} % of baseline "
-                f"{self.baseline['sbp']:.0f}/{self.baseline['dbp']:.0f}"
+                f"BP {sbp:.0f}/{dbp:.0f} not within {BP_BAND_PCT:.0f} % of baseline "
+                f"{self.baseline['sbp']:.0f}/{self.baseline['dbp']:.0f} and below "
+                f"{BP_CEILING['sbp']:.0f}/{BP_CEILING['dbp']:.0f}"
             )
-        if self.last_spo2 is None:
-            problems.append("no SpO2 yet")
-        elif self.last_spo2 <= SPO2_MIN:
-            problems.append(f"SpO2 {self.last_spo2:.0f} % not above {SPO2_MIN:.0f} %")
+        for vital, (low, high) in RANGES.items():
+            value = self.last.get(vital)
+            if value is None:
+                problems.append(f"no {NAMES[vital]} in observation yet")
+            elif not low <= value <= high:
+                problems.append(f"{NAMES[vital]} {value:.0f} outside {low:.0f}-{high:.0f}")
+        return problems
+
+    def _bp_ok(self, vital: str, value: float) -> bool:
+        base = self.baseline[vital]
+        return abs(value - base) <= base * BP_BAND_PCT / 100 and value < BP_CEILING[vital]
+
+    def on_values(self, vitals: Mapping[str, float], at_ms: int) -> None:
+        """Take in a reading's (plausible, unflagged) values received at ``at_ms``."""
+        changed = False
+        for vital in ("sbp", "dbp", *RANGES):
+            if vital in vitals:
+                self.last[vital] = vitals[vital]
+                changed = True
+        if not changed:
+            return
+        problems = self._problems()
         if problems:
             self.met_since_ms = None
             self.reason = "; ".join(problems)
@@ -59,12 +81,24 @@ class DischargeTracker:
             self.met_since_ms = at_ms
             self.reason = "criteria met"
 
-    def status(self, now_ms: int) -> dict[str, Any]:
-        """For the board: ready or not, since when, and why not."""
+    def status(self, now_ms: int, blockers: list[str]) -> dict[str, Any]:
+        """For the board: ready or not, how long until it may be, and why not."""
         held = 0 if self.met_since_ms is None else now_ms - self.met_since_ms
+        observed = now_ms - self.observation_ms
+        remaining = max(0, self.min_observation_ms - observed)
+        if self.met_since_ms is not None:
+            remaining = max(remaining, self.hold_ms - held)
+        if blockers:
+            reason = "; ".join(blockers)
+        elif self.met_since_ms is None:
+            reason = self.reason
+        elif remaining:
+            reason = "criteria met; observing"
+        else:
+            reason = "criteria met"
         return {
-            "ready": self.met_since_ms is not None and held >= self.hold_ms,
+            "ready": not blockers and self.met_since_ms is not None and remaining == 0,
             "met_since_ms": self.met_since_ms,
-            "remaining_ms": None if self.met_since_ms is None else max(0, self.hold_ms - held),
-            "reason": self.reason,
+            "remaining_ms": None if self.met_since_ms is None or blockers else remaining,
+            "reason": reason,
         }

@@ -5,15 +5,17 @@ technical ones from what the device sends or fails to send. Every change of
 an alarm is returned as an :class:`AlarmEvent`. The life of an alarm follows
 IEC 60601-1-8 conventions:
 
-- a condition that ends clears its alarm, except a high-priority alarm not
-  yet acknowledged: it *latches* and stays until acknowledged;
-- acknowledging keeps the alarm while its condition lasts, with a reminder
-  every ``reminder_ms``; a rise in priority makes it active again;
-- a pause silences the bed's alarms up to the paused alarm's priority for a
-  while; a new alarm of higher priority still fires.
+- a condition that ends clears its alarm, except an alarm that has been
+  high and is not yet acknowledged: it *latches* at high, whatever its
+  value does, and stays until acknowledged;
+- acknowledging keeps the alarm while its condition lasts, at the priority
+  the condition has now; after ``reminder_ms`` it becomes active again
+  (it sounds and pages again); a rise in priority makes it active at once;
+- a pause (at most ``max_pause_ms``) silences the bed's alarms up to the
+  paused alarm's priority; a new high-priority condition always fires.
 
-Alarm times are the monitor's clock (``now_ms``); condition delays use the
-device's clock.
+Alarm times, pauses and reminders are the monitor's clock (``now_ms``);
+condition delays run on both clocks (see :func:`monitor.domain.alarms.judge`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from monitor.domain.alarms import (
     alarm_key,
     judge,
     new_alarm_id,
+    worse,
 )
 from monitor.domain.discharge import DischargeTracker
-from monitor.domain.limits import PRIORITY_RANK, Priority, Profile, is_plausible
+from monitor.domain.limits import PRIORITY_RANK, Priority, Profile, Rule, is_plausible
 from monitor.domain.readings import CONTINUOUS_VITALS, Reading
 from monitor.domain.sessions import Session
 
@@ -44,14 +47,28 @@ TECHNICAL_PRIORITY: Final[Mapping[str, Priority]] = {
     "sensor_off": "medium",
     "implausible": "low",
     "page_failed": "medium",
+    "clock_offset": "low",
+    "device_conflict": "medium",
 }
 """Priority of each technical alarm; ``offline`` is high during infusion, else medium."""
 
 BP_VITALS: Final = ("sbp", "dbp", "map")
+CLOCK_OFFSET_MS: Final = 30_000
+"""A device clock further than this from the monitor's raises ``clock_offset``..."""
+CLOCK_CONFIRM_MS: Final = 10_000
+"""...once it has been so for this long (a backlog being delivered is not an offset)."""
+CONFLICT_HOLD_MS: Final = 300_000
+"""``device_conflict`` stands this long after the last reading that conflicted."""
+APNEA_ETCO2: Final = 5.0
+"""EtCO2 below this (mmHg) with no respiratory rate is apnea."""
 
 
 class UnknownAlarmError(KeyError):
     """No alarm of this bed has that id."""
+
+
+class PauseError(ValueError):
+    """A pause longer than the profile allows."""
 
 
 @dataclass(slots=True)
@@ -82,17 +99,23 @@ class BedEngine:
         self.discharge: DischargeTracker | None = None
         self._new_id = new_id
         self._conditions: dict[str, Condition] = {}
-        self._last_judged_ms: dict[str, int] = {}
         self._watch = _Watch(started_ms=now_ms)
         self._reminders: dict[str, int] = {}
         self._pause_until_ms: int | None = None
         self._pause_ceiling: Priority = "low"
         self._failed_targets: set[str] = set()
-        self._follow_phase()
+        self._present: dict[str, Priority] = {}
+        self._clock_off_since_ms: int | None = None
+        self._conflict_until_ms = 0
+        self._follow_phase(now_ms)
 
-    def _follow_phase(self) -> None:
+    def _follow_phase(self, now_ms: int) -> None:
+        timings = self.profile.technical
+        self._apnea_rules = (Rule("apnea", "<", "high", timings.apnea_ms, limit=0.5),)
         if self.session.phase == "observation" and self.discharge is None:
-            self.discharge = DischargeTracker(self.session.baseline)
+            self.discharge = DischargeTracker(
+                self.session.baseline, self.session.phase_started_ms.get("observation", now_ms),
+                min_observation_ms=timings.min_observation_ms, hold_ms=timings.discharge_hold_ms)
         elif self.session.phase != "observation":
             self.discharge = None
 
@@ -102,13 +125,15 @@ class BedEngine:
         self.session, self.profile = session, profile
         if changed_rules:
             self._conditions_from_alarms()
-        self._follow_phase()
+        self._follow_phase(now_ms)
         return self.tick(now_ms)
 
     def restore(self, alarms: list[Alarm]) -> None:
         """Take back the open alarms stored before a restart."""
         for alarm in alarms:
             self.alarms[alarm.key] = alarm
+            if alarm.condition_present:
+                self._present[alarm.key] = alarm.priority
         self._conditions_from_alarms()
 
     def _conditions_from_alarms(self) -> None:
@@ -118,21 +143,26 @@ class BedEngine:
         whole delay, so it stays up while its condition still holds.
         """
         self._conditions = {}
-        self._last_judged_ms = {}
         for alarm in self.alarms.values():
             if alarm.kind == "physiological" and alarm.vital is not None:
-                rules = self.profile.rules_for(alarm.vital).get(alarm.code, ())
+                rules = (self._apnea_rules if alarm.code == "apnea"
+                         else self.profile.rules_for(alarm.vital).get(alarm.code, ()))
                 since = {i: alarm.raised_ms - rule.delay_ms for i, rule in enumerate(rules)}
                 satisfied = frozenset(
                     i for i, rule in enumerate(rules)
                     if alarm.condition_present and rule.priority == alarm.priority
                 )
-                self._conditions[alarm.code] = Condition(since, satisfied)
+                self._conditions[alarm.code] = Condition(since, {}, satisfied)
 
     # What the device sends
 
-    def on_reading(self, reading: Reading, now_ms: int) -> list[AlarmEvent]:
-        """Judge one reading received at ``now_ms``."""
+    def on_reading(self, reading: Reading, now_ms: int, *, late: bool = False) -> list[AlarmEvent]:
+        """Judge one reading received at ``now_ms``.
+
+        ``late``: the device sent it before readings already judged (it
+        arrived out of order); it is judged for spot values and critical
+        limits only.
+        """
         watch = self._watch
         watch.last_any_ms, watch.device_offline = now_ms, False
         for vital in (*reading.vitals, *reading.flags):
@@ -155,25 +185,65 @@ class BedEngine:
             events += self._set_technical("implausible", vital, not plausible, now_ms, value)
             if plausible:
                 good[vital] = value
-                events += self._judge(vital, value, reading.ts_ms, now_ms)
-        if self.discharge is not None:
-            self.discharge.on_values(good, now_ms)
+                events += self._judge(vital, value, reading.ts_ms, now_ms, late)
+        if not late:
+            events += self._apnea(good, reading.ts_ms, now_ms)
+            events += self._clock(reading.ts_ms, now_ms)
+            if self.discharge is not None:
+                self.discharge.on_values(good, now_ms)
         return events
 
-    def _judge(self, vital: str, value: float, ts_ms: int, now_ms: int) -> list[AlarmEvent]:
+    def _judge(
+        self, vital: str, value: float, ts_ms: int, now_ms: int, late: bool
+    ) -> list[AlarmEvent]:
         events: list[AlarmEvent] = []
         for code, rules in self.profile.rules_for(vital).items():
-            condition, verdict = judge(
-                self._conditions.get(code, CLEAR), rules, value, ts_ms, self.session.baseline,
-                last_ms=self._last_judged_ms.get(code))
-            self._conditions[code] = condition
-            if verdict is not None:
-                self._last_judged_ms[code] = ts_ms
-                events += self._set(
-                    "physiological", code, vital, verdict.priority, value=verdict.value,
-                    limit=verdict.limit, now_ms=now_ms,
-                )
+            events += self._condition(code, vital, rules, judged=value, shown=value,
+                                      ts_ms=ts_ms, now_ms=now_ms, late=late)
         return events
+
+    def _condition(
+        self, code: str, vital: str, rules: tuple[Rule, ...], *, judged: float, shown: float,
+        ts_ms: int, now_ms: int, late: bool,
+    ) -> list[AlarmEvent]:
+        condition, verdict = judge(
+            self._conditions.get(code, CLEAR), rules, judged, self.session.baseline,
+            now_ms=now_ms, device_ms=ts_ms, late=late)
+        self._conditions[code] = condition
+        if verdict is None:
+            return []
+        return self._set("physiological", code, vital, verdict.priority, value=shown,
+                         limit=verdict.limit, now_ms=now_ms)
+
+    def _apnea(self, good: Mapping[str, float], ts_ms: int, now_ms: int) -> list[AlarmEvent]:
+        """RR 0, or EtCO2 below 5 mmHg with RR 0 or absent, for ``apnea_ms``."""
+        rr, etco2 = good.get("rr"), good.get("etco2")
+        if rr is not None:
+            apneic, shown = rr == 0, rr
+        elif etco2 is not None:
+            apneic, shown = etco2 < APNEA_ETCO2, etco2
+        else:
+            return []
+        return self._condition("apnea", "rr" if rr is not None else "etco2", self._apnea_rules,
+                               judged=0.0 if apneic else 1.0, shown=shown, ts_ms=ts_ms,
+                               now_ms=now_ms, late=False)
+
+    def _clock(self, ts_ms: int, now_ms: int) -> list[AlarmEvent]:
+        """``clock_offset`` once the device clock has been off by over 30 s for 10 s."""
+        offset_ms = ts_ms - now_ms
+        if abs(offset_ms) <= CLOCK_OFFSET_MS:
+            self._clock_off_since_ms = None
+            return self._set_technical("clock_offset", None, False, now_ms)
+        if self._clock_off_since_ms is None:
+            self._clock_off_since_ms = now_ms
+        confirmed = now_ms - self._clock_off_since_ms >= CLOCK_CONFIRM_MS
+        return self._set_technical("clock_offset", None, confirmed, now_ms,
+                                   round(offset_ms / 1000, 1))
+
+    def device_conflict(self, now_ms: int) -> list[AlarmEvent]:
+        """Readings with this bed's device id came from elsewhere, or the other way round."""
+        self._conflict_until_ms = now_ms + CONFLICT_HOLD_MS
+        return self._set_technical("device_conflict", None, True, now_ms)
 
     def on_device_status(self, online: bool, now_ms: int) -> list[AlarmEvent]:
         """The device's retained status (``offline`` is its last will)."""
@@ -212,25 +282,44 @@ class BedEngine:
         for alarm in list(self.alarms.values()):
             due = self._reminders.get(alarm.id)
             if due is not None and now_ms >= due and alarm.state == "acknowledged":
-                self._reminders[alarm.id] = now_ms + self.profile.technical.reminder_ms
-                events.append(AlarmEvent("reminder", alarm, at_ms=now_ms))
+                del self._reminders[alarm.id]
+                again = replace(alarm, state="active", updated_ms=now_ms)
+                events.append(self._put(again, "reminder"))
         return events
 
     def _technical(self, now_ms: int) -> list[AlarmEvent]:
         timings, watch = self.profile.technical, self._watch
-        silent_ms = now_ms - (watch.last_any_ms or watch.started_ms)
-        offline = watch.device_offline or silent_ms > timings.offline_after_ms
+        offline = self._offline(now_ms)
         priority: Priority = "high" if self.session.phase == "infusion" else "medium"
         events = self._set("technical", "offline", None, priority if offline else None,
                            value=None, limit=None, now_ms=now_ms)
         for vital, seen_ms in watch.last_seen_ms.items():
             stale = not offline and now_ms - seen_ms > timings.stale_after_ms
             events += self._set_technical("stale", vital, stale, now_ms)
-        if watch.last_bp_ms is not None:
+        bp_since = self._bp_expected_since()
+        if bp_since is not None:
             overdue_after = timings.nibp_cycle_ms + timings.nibp_grace_ms
-            overdue = not offline and now_ms - watch.last_bp_ms > overdue_after
+            overdue = not offline and now_ms - bp_since > overdue_after
             events += self._set_technical("nibp_overdue", None, overdue, now_ms)
+        if self._conflict_until_ms:
+            conflict = now_ms < self._conflict_until_ms
+            events += self._set_technical("device_conflict", None, conflict, now_ms)
         return events
+
+    def _bp_expected_since(self) -> int | None:
+        """Since when a blood pressure is due: the last one, or else the infusion's start."""
+        watch = self._watch
+        if watch.last_bp_ms is not None:
+            return watch.last_bp_ms
+        infusion = self.session.phase_started_ms.get("infusion")
+        if infusion is None or self.session.phase not in ("infusion", "observation"):
+            return None
+        return max(infusion, watch.started_ms)
+
+    def _offline(self, now_ms: int) -> bool:
+        watch = self._watch
+        silent_ms = now_ms - (watch.last_any_ms or watch.started_ms)
+        return watch.device_offline or silent_ms > self.profile.technical.offline_after_ms
 
     def _set_technical(
         self, code: str, vital: str | None, present: bool, now_ms: int, value: float | None = None
@@ -267,39 +356,50 @@ class BedEngine:
         limit: float | None,
         now_ms: int,
     ) -> list[AlarmEvent]:
+        """The condition ``kind/code/vital`` is present at ``priority`` (None: absent)."""
         if priority is None and not self.alarms:
             return []
-        alarm = self.alarms.get(alarm_key(kind, code, vital))
+        key = alarm_key(kind, code, vital)
+        alarm = self.alarms.get(key)
         if priority is None:
+            self._present.pop(key, None)
             if alarm is None or not alarm.condition_present:
                 return []
             if alarm.priority == "high" and alarm.state in ("active", "paused"):
                 ended = replace(alarm, condition_present=False, value=value, updated_ms=now_ms)
                 return [self._put(ended, "condition_ended")]
             return [self._drop(replace(alarm, value=value), now_ms)]
+        self._present[key] = priority
         if alarm is None:
-            paused = self._pause_covers(priority, now_ms)
+            paused = priority != "high" and self._pause_covers(priority, now_ms)
             alarm = Alarm(
                 id=self._new_id(), bed=self.session.bed, session_id=self.session.id, kind=kind,
                 code=code, vital=vital, priority=priority,
                 state="paused" if paused else "active", value=value, limit=limit,
                 raised_ms=now_ms, updated_ms=now_ms,
                 paused_until_ms=self._pause_until_ms if paused else None,
+                onset_value=value, worst_value=value,
             )
             return [self._put(alarm, "raised")]
         events: list[AlarmEvent] = []
+        if kind == "physiological" and alarm.worst_value != worse(code, alarm.worst_value, value):
+            alarm = self.alarms[key] = replace(alarm, worst_value=worse(code, alarm.worst_value,
+                                                                      value))
         if not alarm.condition_present:
             alarm = replace(alarm, condition_present=True, value=value, limit=limit,
                             updated_ms=now_ms)
             events.append(self._put(alarm, "condition_returned"))
-        if priority != alarm.priority:
+        latched = alarm.priority == "high" and alarm.state in ("active", "paused")
+        shown: Priority = "high" if latched else priority
+        if shown != alarm.priority:
             state = alarm.state
-            rises = PRIORITY_RANK[priority] > PRIORITY_RANK[alarm.priority]
-            if rises and state != "active" and not self._pause_covers(priority, now_ms):
+            rises = PRIORITY_RANK[shown] > PRIORITY_RANK[alarm.priority]
+            if rises and state != "active" and (
+                    shown == "high" or not self._pause_covers(shown, now_ms)):
                 state = "active"
                 self._reminders.pop(alarm.id, None)
             alarm = replace(
-                alarm, priority=priority, state=state, value=value, limit=limit,
+                alarm, priority=shown, state=state, value=value, limit=limit,
                 updated_ms=now_ms, paused_until_ms=alarm.paused_until_ms if state == "paused"
                 else None,
             )
@@ -339,15 +439,23 @@ class BedEngine:
             return [AlarmEvent("acknowledged", acknowledged, user),
                     self._drop(acknowledged, now_ms, user)]
         self._reminders[alarm.id] = now_ms + self.profile.technical.reminder_ms
-        return [self._put(acknowledged, "acknowledged", user)]
+        present = self._present.get(alarm.key, alarm.priority)
+        return [self._put(replace(acknowledged, priority=present), "acknowledged", user)]
 
     def pause(self, alarm_id: str, user: str, now_ms: int, seconds: float) -> list[AlarmEvent]:
         """Pause the bed's alarms up to this alarm's priority for ``seconds``.
 
+        A new high-priority condition still fires during the pause.
+
         Raises:
             UnknownAlarmError: This bed has no open alarm with that id.
+            PauseError: ``seconds`` is longer than the profile's ``max_pause_ms``.
         """
         alarm = self.find(alarm_id)
+        longest_s = self.profile.technical.max_pause_ms / 1000
+        if not 0 < seconds <= longest_s:
+            raise PauseError(f"a pause lasts more than 0 and at most {longest_s:g} s, "
+                             f"not {seconds:g} s")
         pausing_already = self._pause_until_ms is not None and now_ms < self._pause_until_ms
         higher = PRIORITY_RANK[alarm.priority] > PRIORITY_RANK[self._pause_ceiling]
         if not pausing_already or higher:
@@ -361,14 +469,26 @@ class BedEngine:
                 events.append(self._put(paused, "paused", user))
         return events
 
-    def end(self, now_ms: int) -> list[AlarmEvent]:
-        """The session ended: every alarm of the bed clears."""
-        return [self._drop(alarm, now_ms) for alarm in list(self.alarms.values())]
+    def end(self, now_ms: int, user: str | None = None) -> list[AlarmEvent]:
+        """The session ended (by ``user``): every alarm of the bed clears in their name."""
+        return [replace(self._drop(alarm, now_ms, user), detail="session ended")
+                for alarm in list(self.alarms.values())]
 
     def board_status(self, now_ms: int) -> dict[str, object]:
         """Discharge readiness and pause, for the bed's tile."""
         paused = self._pause_until_ms is not None and now_ms < self._pause_until_ms
+        discharge = None
+        if self.discharge is not None:
+            blockers = [f"{alarm.code.replace('_', ' ')} alarm"
+                        + (f" ({alarm.vital})" if alarm.kind == "technical" and alarm.vital
+                           else "")
+                        for alarm in self.alarms.values()]
+            if self._offline(now_ms) and "offline" not in self.alarms:
+                blockers.append("device offline")
+            discharge = self.discharge.status(now_ms, blockers)
         return {
-            "discharge": self.discharge.status(now_ms) if self.discharge else None,
+            "discharge": discharge,
             "paused_until_ms": self._pause_until_ms if paused else None,
+            "pause_remaining_s": round((self._pause_until_ms - now_ms) / 1000)
+            if paused and self._pause_until_ms is not None else None,
         }

@@ -27,15 +27,26 @@ _COMPARE: Final[Mapping[Comparison, Callable[[float, float], bool]]] = {
 VitalName = Literal["hr", "spo2", "rr", "etco2", "sbp", "dbp", "map"]
 
 PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = {
-    "hr": (20, 300),
-    "spo2": (50, 100),
-    "rr": (2, 80),
-    "etco2": (1, 150),
-    "sbp": (40, 300),
-    "dbp": (15, 200),
-    "map": (25, 250),
+    "hr": (0, 300),
+    "spo2": (0, 100),
+    "rr": (0, 150),
+    "etco2": (0, 150),
+    "sbp": (0, 300),
+    "dbp": (0, 250),
+    "map": (0, 300),
 }
-"""Physiological bounds: a value outside them is an artefact, never a real value."""
+"""Values a patient can have. Outside them a value is an artefact, never judged.
+
+The bounds are wide on purpose: HR 0 (asystole), RR 0 (apnea), SpO2 45 or BP
+38/14 are real and must raise physiological alarms, not a technical one.
+"""
+
+MAX_DELAY_S: Final = 300.0
+"""No condition delay may be longer than this."""
+MAX_BASELINE_PCT: Final = 100.0
+"""A limit relative to baseline lies within +-this percent of it."""
+MAX_PAUSE_CAP_S: Final = 300.0
+"""No profile may let a pause last longer than this."""
 
 
 def is_plausible(vital: str, value: float) -> bool:
@@ -89,13 +100,17 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class TechnicalTimings:
-    """When silence or a missing measurement becomes a technical alarm."""
+    """The timings of a profile: technical alarms, reminders, pause, apnea, discharge."""
 
     stale_after_ms: int = 15_000
     offline_after_ms: int = 30_000
     nibp_cycle_ms: int = 300_000
     nibp_grace_ms: int = 60_000
-    reminder_ms: int = 300_000
+    reminder_ms: int = 120_000
+    max_pause_ms: int = 120_000
+    apnea_ms: int = 20_000
+    min_observation_ms: int = 30 * 60_000
+    discharge_hold_ms: int = 15 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +142,17 @@ class Profile:
 
 
 class _RuleDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     when: Comparison = Field(description="comparison of the value against the limit")
     limit: float | None = Field(default=None, description="absolute limit in the vital's unit")
     baseline_pct: float | None = Field(
-        default=None, description="limit relative to the session baseline, in percent"
+        default=None, ge=-MAX_BASELINE_PCT, le=MAX_BASELINE_PCT,
+        description="limit relative to the session baseline, in percent (-100 to 100)",
     )
     priority: Priority = Field(description="alarm priority when breached")
     delay_s: float | None = Field(
-        default=None, ge=0, description="condition delay; defaults to the vital's"
+        default=None, ge=0, le=MAX_DELAY_S,
+        description="condition delay (0-300 s); defaults to the vital's",
     )
 
     @model_validator(mode="after")
@@ -148,35 +165,102 @@ class _RuleDoc(BaseModel):
 class VitalDoc(BaseModel):
     """The rules of one vital, as in thresholds.toml and in a session override."""
 
-    model_config = ConfigDict(extra="forbid")
-    delay_s: float = Field(ge=0, description="condition delay in seconds (0: spot value)")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    delay_s: float = Field(
+        ge=0, le=MAX_DELAY_S, description="condition delay in seconds, 0-300 (0: spot value)"
+    )
     hysteresis: float = Field(
-        default=0, ge=0, description="how far back past the limit a value must come to clear"
+        default=0, ge=0, le=50,
+        description="how far back past the limit a value must come to clear",
     )
     rules: list[_RuleDoc] = Field(min_length=1, description="the limits on this vital")
 
+    def problems(self, vital: str) -> list[str]:
+        """What makes these rules unusable for ``vital``, each naming its field.
+
+        That is a limit no patient can have, or an "above" limit at or below
+        a "below" limit (every value would alarm).
+        """
+        low, high = PLAUSIBLE[vital]
+        found = [
+            f"rules.{index}.limit: {rule.limit:g} is outside {vital}'s physiological "
+            f"range {low:g}-{high:g}"
+            for index, rule in enumerate(self.rules)
+            if rule.limit is not None and not low <= rule.limit <= high
+        ]
+        for kind in ("limit", "baseline_pct"):
+            above = [(getattr(r, kind), i) for i, r in enumerate(self.rules)
+                     if r.when in (">", ">=") and getattr(r, kind) is not None]
+            below = [(getattr(r, kind), i) for i, r in enumerate(self.rules)
+                     if r.when in ("<", "<=") and getattr(r, kind) is not None]
+            if above and below and min(above)[0] <= max(below)[0]:
+                (up, i), (down, j) = min(above), max(below)
+                found.append(
+                    f"rules.{i}.{kind} ({self.rules[i].when} {up:g}) and rules.{j}.{kind} "
+                    f"({self.rules[j].when} {down:g}) contradict each other: every value "
+                    "would be outside one of them"
+                )
+        return found
+
 
 class _TechnicalDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    stale_after_s: float = Field(default=15, gt=0, description="continuous vital silent")
-    offline_after_s: float = Field(default=30, gt=0, description="device silent altogether")
-    nibp_cycle_s: float = Field(default=300, gt=0, description="expected NIBP cadence")
-    nibp_grace_s: float = Field(default=60, ge=0, description="NIBP overdue after cycle + this")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    stale_after_s: float = Field(default=15, gt=0, le=300, description="continuous vital silent")
+    offline_after_s: float = Field(
+        default=30, gt=0, le=300, description="device silent altogether")
+    nibp_cycle_s: float = Field(default=300, gt=0, le=3600, description="expected NIBP cadence")
+    nibp_grace_s: float = Field(
+        default=60, ge=0, le=600, description="NIBP overdue after cycle + this")
     reminder_s: float = Field(
-        default=300, gt=0, description="remind while an acknowledged condition persists"
+        default=120, gt=0, le=600,
+        description="an acknowledged condition that persists sounds and pages again after this",
+    )
+    max_pause_s: float = Field(
+        default=120, gt=0, le=MAX_PAUSE_CAP_S,
+        description="the longest pause a nurse may set (at most 300 s)",
     )
 
 
+class _DischargeDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    min_observation_min: float = Field(
+        default=30, ge=0, le=240, description="observation before discharge may be ready")
+    hold_min: float = Field(
+        default=15, ge=0, le=120, description="how long the criteria must have held")
+
+
 class _ProfileDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     description: str = Field(default="", description="what the profile is for")
+    apnea_s: float = Field(
+        default=20, ge=0, le=60,
+        description="RR 0, or EtCO2 < 5 mmHg with RR 0 or absent, this long: apnea (high)",
+    )
     vitals: dict[VitalName, VitalDoc]
     technical: _TechnicalDoc = Field(default_factory=_TechnicalDoc)
+    discharge: _DischargeDoc = Field(default_factory=_DischargeDoc)
+
+    @model_validator(mode="after")
+    def _usable(self) -> _ProfileDoc:
+        _refuse_problems(self.vitals)
+        return self
 
 
 class _OverrideDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     vitals: dict[VitalName, VitalDoc]
+
+    @model_validator(mode="after")
+    def _usable(self) -> _OverrideDoc:
+        _refuse_problems(self.vitals)
+        return self
+
+
+def _refuse_problems(vitals: Mapping[VitalName, VitalDoc]) -> None:
+    problems = [f"vitals.{vital}.{problem}" for vital, doc in vitals.items()
+                for problem in doc.problems(vital)]
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 class _ThresholdsDoc(BaseModel):
@@ -230,6 +314,10 @@ def _to_profile(name: str, document: _ProfileDoc) -> Profile:
             nibp_cycle_ms=round(technical.nibp_cycle_s * 1000),
             nibp_grace_ms=round(technical.nibp_grace_s * 1000),
             reminder_ms=round(technical.reminder_s * 1000),
+            max_pause_ms=round(technical.max_pause_s * 1000),
+            apnea_ms=round(document.apnea_s * 1000),
+            min_observation_ms=round(document.discharge.min_observation_min * 60_000),
+            discharge_hold_ms=round(document.discharge.hold_min * 60_000),
         ),
     )
 

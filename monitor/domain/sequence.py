@@ -31,10 +31,13 @@ class SeqVerdict:
     Attributes:
         duplicate: The same reading (device, seq and ts) was seen already.
         missing: How many seq numbers were skipped just before this one.
+        late: The device sent it before readings already seen (a lower seq
+            and an older timestamp): it arrived out of order.
     """
 
     duplicate: bool
     missing: int = 0
+    late: bool = False
 
 
 class SequenceTracker:
@@ -66,8 +69,11 @@ class SequenceTracker:
         else:
             # A lower seq with a newer timestamp means the device restarted its
             # counter; with an older one it is a late reading.
-            missing = 0
             if ts_ms > device.last_ts_ms:
                 device.last_seq, device.last_ts_ms = seq, ts_ms
+            else:
+                device.seqs[slot], device.stamps[slot] = seq, ts_ms
+                return SeqVerdict(duplicate=False, late=seq < device.last_seq)
+            missing = 0
         device.seqs[slot], device.stamps[slot] = seq, ts_ms
         return SeqVerdict(duplicate=False, missing=missing)

@@ -39,11 +39,36 @@ class Chair:
         self.events: list[AlarmEvent] = []
 
     def feed(
-        self, t_s: float, flags: dict[str, str] | None = None, **vitals: float
+        self,
+        t_s: float,
+        flags: dict[str, str] | None = None,
+        *,
+        ts_s: float | None = None,
+        late: bool = False,
+        **vitals: float,
     ) -> list[AlarmEvent]:
+        """A reading received at ``t_s``, stamped ``ts_s`` by the device (default: the same).
+
+        ``late``: it arrives after readings the device sent later.
+        """
+        return self.feed_all(t_s, vitals, flags=flags, ts_s=ts_s, late=late)
+
+    def feed_all(
+        self,
+        t_s: float,
+        vitals: dict[str, float],
+        *,
+        flags: dict[str, str] | None = None,
+        ts_s: float | None = None,
+        late: bool = False,
+    ) -> list[AlarmEvent]:
+        """As :meth:`feed`, with the values in a dict."""
         ms = round(t_s * 1000)
-        reading = Reading(BED, "dev", next(self.seq), f"t{t_s}", ms, dict(vitals), flags or {})
-        events = self.engine.on_reading(reading, ms)
+        ts_ms = ms if ts_s is None else round(ts_s * 1000)
+        reading = Reading(BED, "dev", next(self.seq), f"t{ts_ms}", ts_ms, dict(vitals),
+                          flags or {})
+        events = (self.engine.on_reading(reading, ms, late=True) if late
+                  else self.engine.on_reading(reading, ms))
         self.events += events
         return events
 
