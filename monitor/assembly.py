@@ -38,6 +38,7 @@ from monitor.sessions import SessionService
 from monitor.settings import Settings
 from monitor.system_alarms import SystemAlarms
 from monitor.vitals import VitalsStore
+from monitor.what_if import WhatIfWorker
 
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""
@@ -127,8 +128,8 @@ async def _restore(parts: Parts) -> None:
         parts.board.on_session(session)
         for alarm in alarms:
             parts.board.on_alarm(AlarmEvent("raised", alarm))
-    for device_id, seq, ts_ms in await parts.store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
-        parts.processor.tracker.observe(device_id, seq, ts_ms)
+    for source, seq, ts_ms in await parts.store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
+        parts.processor.tracker.observe(source, seq, ts_ms)
 
 
 async def assemble(settings: Settings, profiles: dict[str, Profile], store: SqliteStore,
@@ -167,7 +168,7 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
         influx=influx, shipper=shipper, open_sessions=open_sessions, sessions=sessions,
         actions=AlarmActions(open_sessions, alarms, writer, board, hub, system=system,
                              counters=counters),
-        reports=Reports(store, vitals, sessions, profiles),
+        reports=Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source())),
         processor=Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
                             sessions=open_sessions, counters=counters,
                             tracker=SequenceTracker()),

@@ -15,6 +15,8 @@ COUNTER_HELP: Final = {
     "invalid": "payloads refused (dead-lettered)",
     "duplicates": "readings dropped as redeliveries",
     "seq_gaps": "seq numbers missing between readings",
+    "late": "readings that arrived after later ones (judged for spot and critical limits)",
+    "device_conflicts": "readings refused for a device id another bed's session holds",
     "stored": "readings committed (to SQLite, or to the outbox for InfluxDB)",
     "commits": "storage transactions",
     "commit_failures": "storage transactions that failed and were retried",

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from monitor.adapters.mqtt import AckToken, Inbound
@@ -69,6 +69,8 @@ class Counters:
     invalid: int = 0
     duplicates: int = 0
     seq_gaps: int = 0
+    late: int = 0
+    device_conflicts: int = 0
     stored: int = 0
     commits: int = 0
     commit_failures: int = 0
@@ -91,11 +93,32 @@ class Pending:
     committed: asyncio.Future[None] | None = field(default=None)
 
 
+def source_key(bed: BedRef, device_id: str) -> str:
+    """What readings are de-duplicated by: the bed and the device (``site/bed/device``).
+
+    A device id alone is not an identity: any account can write any id into
+    a payload, and must not make another bed's readings look like repeats.
+    """
+    return f"{bed.key}/{device_id}"
+
+
 class OpenSessions:
-    """The alarm engine of each bed with an open session."""
+    """The alarm engine of each bed with an open session, and whose devices they hold.
+
+    A device id belongs to the bed it first published from while that bed
+    has an open session, until the session ends.
+    """
 
     def __init__(self, engines: Iterable[BedEngine] = ()) -> None:
         self._by_bed: dict[BedRef, BedEngine] = {e.session.bed: e for e in engines}
+        self._owners: dict[str, BedRef] = {}
+
+    def owner(self, device_id: str, bed: BedRef) -> BedRef | None:
+        """The bed holding ``device_id``; claimed for ``bed`` if free and ``bed`` has a session."""
+        owner = self._owners.get(device_id)
+        if owner is None and bed in self._by_bed:
+            owner = self._owners[device_id] = bed
+        return owner
 
     def engine(self, bed: BedRef) -> BedEngine | None:
         """The engine of the bed's open session, if any."""
@@ -110,8 +133,9 @@ class OpenSessions:
         self._by_bed[engine.session.bed] = engine
 
     def close(self, bed: BedRef) -> None:
-        """The bed's session ended."""
+        """The bed's session ended: its devices are free to go elsewhere."""
         self._by_bed.pop(bed, None)
+        self._owners = {device: owner for device, owner in self._owners.items() if owner != bed}
 
     def holding(self, alarm_id: str) -> BedEngine:
         """The engine holding an open alarm.
@@ -289,7 +313,7 @@ class Processor:
                     online = status.state == "online"
                     pending.events = engine.on_device_status(online, message.received_ms)
             else:
-                self._accept(parse_reading(bed, message.payload), message.received_ms, pending)
+                self._accept(parse_reading(bed, message.payload), message, pending)
         except InvalidPayload as error:
             self._counters.invalid += 1
             log.warning("dead letter from %s: %s", message.topic[:200], error)
@@ -307,20 +331,46 @@ class Processor:
         self._alarms.publish(pending.events)
         return pending
 
-    def _accept(self, reading: Reading, received_ms: int, pending: Pending) -> None:
-        verdict = self.tracker.observe(reading.device_id, reading.seq, reading.ts_ms)
+    def _accept(self, reading: Reading, message: Inbound, pending: Pending) -> None:
+        received_ms = message.received_ms
+        owner = self._sessions.owner(reading.device_id, reading.bed)
+        if owner is not None and owner != reading.bed:
+            self._conflict(reading, owner, message, pending)
+            return
+        verdict = self.tracker.observe(
+            source_key(reading.bed, reading.device_id), reading.seq, reading.ts_ms)
         if verdict.duplicate:
             self._counters.duplicates += 1
             return
         self._counters.accepted += 1
         self._counters.seq_gaps += verdict.missing
+        self._counters.late += verdict.late
         engine = self._sessions.engine(reading.bed)
         session_id = engine.session.id if engine else None
         pending.reading = StoredReading(reading, session_id, received_ms)
         self._board.on_reading(reading, received_ms)
         self._sink.publish(reading_message(reading, session_id, received_ms))
         if engine is not None:
-            pending.events = engine.on_reading(reading, received_ms)
+            pending.events = engine.on_reading(reading, received_ms, late=verdict.late)
+
+    def _conflict(
+        self, reading: Reading, owner: BedRef, message: Inbound, pending: Pending
+    ) -> None:
+        """Refuse a reading naming another open session's device; ``device_conflict`` on both."""
+        self._counters.invalid += 1
+        self._counters.device_conflicts += 1
+        reason = (f"device {reading.device_id} belongs to bed {owner.key} while its session "
+                  f"is open; refused from bed {reading.bed.key}")
+        log.warning("dead letter: %s", reason)
+        pending.dead_letter = DeadLetter(message.received_ms, message.topic, message.payload,
+                                         reason)
+        events: list[AlarmEvent] = []
+        for bed in (owner, reading.bed):
+            engine = self._sessions.engine(bed)
+            if engine is not None:
+                events += [replace(event, detail=reason)
+                           for event in engine.device_conflict(message.received_ms)]
+        pending.events = events
 
 
 def now_ms() -> int:

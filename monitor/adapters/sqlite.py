@@ -26,15 +26,29 @@ from monitor.domain.readings import VITALS, Reading
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS readings (
+SCHEMA_VERSION: Final = 2
+_READINGS_TABLE: Final = f"""(
     device_id TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
     ts TEXT NOT NULL, received_ms INTEGER NOT NULL,
     site TEXT NOT NULL, bed TEXT NOT NULL, session_id TEXT,
     {", ".join(f"{vital} REAL" for vital in VITALS)}, flags TEXT,
-    PRIMARY KEY (device_id, seq, ts_ms)
-) WITHOUT ROWID;
+    PRIMARY KEY (site, bed, device_id, seq, ts_ms)
+) WITHOUT ROWID"""
+_UPGRADES: Final[dict[int, str]] = {
+    # 1 -> 2: a reading is the same reading only from the same bed (a device id
+    # is not an identity), and an alarm keeps its onset and worst values.
+    1: f"""
+CREATE TABLE readings_v2 {_READINGS_TABLE};
+INSERT INTO readings_v2 SELECT * FROM readings;
+DROP TABLE readings;
+ALTER TABLE readings_v2 RENAME TO readings;
+ALTER TABLE alarms ADD COLUMN onset_value REAL;
+ALTER TABLE alarms ADD COLUMN worst_value REAL;
+""",  # noqa: S608 - a fixed table definition, no input
+}
+"""Schema upgrades: from each version to the next, run in one transaction."""
+_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS readings {_READINGS_TABLE};
 CREATE INDEX IF NOT EXISTS readings_by_session ON readings (session_id, ts_ms);
 CREATE INDEX IF NOT EXISTS readings_by_received ON readings (received_ms);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -49,7 +63,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     state TEXT NOT NULL, value REAL, limit_value REAL,
     raised_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
     condition_present INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_ms INTEGER,
-    paused_until_ms INTEGER
+    paused_until_ms INTEGER, onset_value REAL, worst_value REAL
 );
 CREATE INDEX IF NOT EXISTS alarms_by_state ON alarms (state);
 CREATE TABLE IF NOT EXISTS alarm_events (
@@ -146,6 +160,7 @@ class SqliteStore(RecordQueries):
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            _upgrade(db)
             db.executescript(_SCHEMA)
             self._db = db
         await asyncio.get_running_loop().run_in_executor(self._executor, connect)
@@ -167,20 +182,11 @@ class SqliteStore(RecordQueries):
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
     ) -> list[dict[str, Any]]:
         """A session's readings in device-time order (optionally from/to, Unix ms)."""
-        window = (session_id, from_ms or 0, to_ms if to_ms is not None else 2**62)
-        rows = await self.call(lambda db: db.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
-            "WHERE session_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, device_id, seq",
-            window,
-        ).fetchall())
-        return [
-            {
-                "ts": row["ts"], "seq": row["seq"], "device_id": row["device_id"],
-                "vitals": {v: row[v] for v in VITALS if row[v] is not None},
-                **({"flags": json.loads(row["flags"])} if row["flags"] else {}),
-            }
-            for row in rows
-        ]
+        return await self.call(lambda db: _session_rows(db, session_id, from_ms, to_ms))
+
+    def reading_source(self) -> SqliteReadings:
+        """A source of this database's readings for another process (the what-if worker)."""
+        return SqliteReadings(self._path)
 
     async def mark_running(self, at_ms: int) -> int | None:
         """Note that the monitor runs; returns when it was last seen if it never stopped cleanly."""
@@ -251,12 +257,68 @@ class SqliteStore(RecordQueries):
         ]
 
     async def recent_sequences(self, since_ms: int) -> list[tuple[str, int, int]]:
-        """(device_id, seq, ts_ms) of readings received since ``since_ms``, in arrival order."""
+        """(source, seq, ts_ms) of readings received since ``since_ms``, in arrival order.
+
+        The source is ``site/bed/device_id`` (see :func:`monitor.pipeline.source_key`).
+        """
         rows = await self.call(lambda db: db.execute(
-            "SELECT device_id, seq, ts_ms FROM readings WHERE received_ms >= ? "
-            "ORDER BY received_ms", (since_ms,)
+            "SELECT site || '/' || bed || '/' || device_id, seq, ts_ms FROM readings "
+            "WHERE received_ms >= ? ORDER BY received_ms", (since_ms,)
         ).fetchall())
         return [(row[0], row[1], row[2]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteReadings:
+    """Reads a session's readings from the database file, on a read-only connection of its own.
+
+    WAL lets it read while the monitor writes.
+    """
+
+    path: Path
+
+    def readings(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's readings in device-time order, as the vitals API returns them."""
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        try:
+            return _session_rows(db, session_id, None, None)
+        finally:
+            db.close()
+
+
+def _session_rows(
+    db: sqlite3.Connection, session_id: str, from_ms: int | None, to_ms: int | None
+) -> list[dict[str, Any]]:
+    window = (session_id, from_ms or 0, to_ms if to_ms is not None else 2**62)
+    rows = db.execute(
+        f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
+        "WHERE session_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, device_id, seq",
+        window,
+    ).fetchall()
+    return [
+        {
+            "ts": row["ts"], "seq": row["seq"], "device_id": row["device_id"],
+            "vitals": {v: row[v] for v in VITALS if row[v] is not None},
+            **({"flags": json.loads(row["flags"])} if row["flags"] else {}),
+        }
+        for row in rows
+    ]
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a database made by an older version up to :data:`SCHEMA_VERSION`, in place."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        return  # a new file: the schema creates it at the current version
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"database schema version {version} is newer than this monitor's "
+            f"{SCHEMA_VERSION}: upgrade the monitor")
+    while version < SCHEMA_VERSION:
+        db.executescript(f"BEGIN; {_UPGRADES[version]} PRAGMA user_version = {version + 1}; "
+                         "COMMIT;")
+        version += 1
 
 
 def _write(db: sqlite3.Connection, batch: Batch) -> int:
@@ -284,7 +346,7 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
             if event.transition not in AUDIT_ONLY:
                 db.execute(
                     f"INSERT OR REPLACE INTO alarms ({ALARM_COLUMNS}) "  # noqa: S608
-                    f"VALUES ({', '.join('?' * 17)})",
+                    f"VALUES ({', '.join('?' * 19)})",
                     alarm_row(alarm),
                 )
             db.execute(

@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 ALARM_COLUMNS: Final = (
     "id, site, bed, session_id, kind, code, vital, priority, state, value, limit_value, "
-    "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms"
+    "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms, "
+    "onset_value, worst_value"
 )
 
 
@@ -32,7 +33,7 @@ def alarm_row(alarm: Alarm) -> tuple[Any, ...]:
         alarm.id, alarm.bed.site, alarm.bed.bed, alarm.session_id, alarm.kind, alarm.code,
         alarm.vital, alarm.priority, alarm.state, alarm.value, alarm.limit,
         alarm.raised_ms, alarm.updated_ms, int(alarm.condition_present), alarm.acknowledged_by,
-        alarm.acknowledged_ms, alarm.paused_until_ms,
+        alarm.acknowledged_ms, alarm.paused_until_ms, alarm.onset_value, alarm.worst_value,
     )
 
 
@@ -45,7 +46,8 @@ def _alarm_from_row(row: sqlite3.Row) -> Alarm:
         raised_ms=row["raised_ms"], updated_ms=row["updated_ms"],
         condition_present=bool(row["condition_present"]),
         acknowledged_by=row["acknowledged_by"], acknowledged_ms=row["acknowledged_ms"],
-        paused_until_ms=row["paused_until_ms"],
+        paused_until_ms=row["paused_until_ms"], onset_value=row["onset_value"],
+        worst_value=row["worst_value"],
     )
 
 
