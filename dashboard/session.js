@@ -98,8 +98,18 @@ function renderFacts() {
     button.dataset.phase = phase;
     button.onclick = async () => {
       if (phase === "ended" && !confirm("End this session? Its alarms clear.")) return;
+      const send = (extra) => api(`/api/sessions/${sessionId}/phase`, { method: "POST", body: JSON.stringify({ phase, ...extra }) });
       try {
-        session = await api(`/api/sessions/${sessionId}/phase`, { method: "POST", body: JSON.stringify({ phase }) });
+        try {
+          session = await send({});
+        } catch (error) {
+          // The pre-start check's warnings, or alarms standing at the end: the
+          // nurse must have seen them, and acknowledges them in their name.
+          if (error.status !== 409 || !/acknowledge_(warnings|alarms)/.test(error.message)) throw error;
+          const what = error.message.replace(/\. (Start|End) with acknowledge_\w+ true.*$/, ".");
+          if (!confirm(`${what}\n\nAcknowledge and go on, in your name?`)) return;
+          session = await send({ acknowledge_warnings: true, acknowledge_alarms: true });
+        }
         document.getElementById("phase-error").textContent = "";
         await refresh();
       } catch (error) {

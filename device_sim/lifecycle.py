@@ -15,7 +15,6 @@ from device_sim.device import SimulatedMonitor
 from device_sim.physiology import phase_at
 
 PHASES: Final = ("baseline", "infusion", "observation", "ended")
-USER: Final = "device-sim"
 
 
 class SessionPort(Protocol):
@@ -74,8 +73,7 @@ class ApiSessions:
         return session_id
 
     async def advance(self, session_id: str, phase: str) -> None:
-        """``POST /api/sessions/{id}/phase``."""
-        response = await self._client.post(
-            f"/api/sessions/{session_id}/phase", json={"phase": phase, "user": USER}
-        )
+        """``POST /api/sessions/{id}/phase``, as a nurse who has seen every warning and alarm."""
+        response = await self._client.post(f"/api/sessions/{session_id}/phase", json={
+            "phase": phase, "acknowledge_warnings": True, "acknowledge_alarms": True})
         response.raise_for_status()

@@ -20,7 +20,6 @@ from monitor.pipeline import (
 from monitor.system_alarms import SystemAlarms
 
 TICK_S: Final = 1.0
-MAX_PAUSE_S: Final = 600.0
 
 
 class AlarmActions:
@@ -71,6 +70,7 @@ class AlarmActions:
 
         Raises:
             UnknownAlarmError: No open alarm has that id.
+            PauseError: Longer than the bed's profile allows.
         """
         engine = self._open.holding(alarm_id)
         await self._emit(engine.pause(alarm_id, user, now_ms(), seconds))

@@ -32,11 +32,13 @@ class _Sessions:
     async def create(self, site: str, bed: str, patient_ref: str) -> str:
         current = self._sessions.open_at(BedRef(site, bed))
         if current is not None:
-            await self._sessions.advance(current.id, "ended", DEMO_USER)
+            await self._sessions.advance(current.id, "ended", DEMO_USER, acknowledge_alarms=True)
         return (await self._sessions.create(BedRef(site, bed), patient_ref, None, DEMO_USER)).id
 
     async def advance(self, session_id: str, phase: str) -> None:
-        await self._sessions.advance(session_id, as_phase(phase), DEMO_USER)
+        # The demo's scripted nurse has seen every warning and alarm.
+        await self._sessions.advance(session_id, as_phase(phase), DEMO_USER,
+                                     acknowledge_warnings=True, acknowledge_alarms=True)
 
 
 async def _drive(sessions: SessionService, devices: list[SimulatedMonitor]) -> None:

@@ -99,7 +99,10 @@ class Pager:
                 self._reached.pop(alarm.id, None)
             return
         self._alarms[alarm.id] = alarm
-        if event.transition in ("raised", "priority_changed", "pause_ended"):
+        if event.transition == "reminder":  # still unresolved: page afresh, from the first tier
+            self._paged = {key for key in self._paged if key[0] != alarm.id}
+            self._reached.pop(alarm.id, None)
+        if event.transition in ("raised", "priority_changed", "pause_ended", "reminder"):
             tier = self._policy.first_tier(alarm)
             if tier is not None:
                 self._page(alarm, tier)

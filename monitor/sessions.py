@@ -31,6 +31,14 @@ class UnknownSessionError(KeyError):
     """No session has that id."""
 
 
+class NeedsAcknowledgementError(ValueError):
+    """A phase change that a nurse must confirm first; the message names what stands."""
+
+    def __init__(self, message: str, standing: list[str]) -> None:
+        super().__init__(message)
+        self.standing = standing
+
+
 def baseline_of(values: Mapping[str, list[float]]) -> dict[str, float]:
     """Median of each vital's plausible values (vitals with none are left out)."""
     baseline = {}
@@ -126,18 +134,29 @@ class SessionService:
             raise UnknownSessionError(session_id)
         return session
 
-    async def advance(self, session_id: str, phase: Phase, user: str) -> Session:
+    async def advance(
+        self, session_id: str, phase: Phase, user: str, *,
+        acknowledge_warnings: bool = False, acknowledge_alarms: bool = False,
+    ) -> Session:
         """Move a session to ``phase``.
 
         Starting the infusion fixes the baseline (median of the baseline
-        phase) and runs the pre-start check; ending clears the bed's alarms.
+        phase) and runs the pre-start check: a warning it finds (no resting
+        BP, resting BP high) must be acknowledged (``acknowledge_warnings``).
+        Ending a session whose bed has alarms not yet acknowledged needs
+        ``acknowledge_alarms``; every alarm then clears in ``user``'s name.
 
         Raises:
             UnknownSessionError: No session has that id.
             PhaseError: The phase change is not allowed.
+            NeedsAcknowledgementError: Warnings or alarms stand that were not
+                acknowledged; nothing changed.
         """
         now = now_ms()
         session = (await self.get(session_id)).advance(phase, now)
+        engine = self._open.engine(session.bed)
+        if engine is not None and engine.session.id != session.id:
+            engine = None
         if phase == "infusion":
             readings = await self._vitals.session_readings(session.id)
             baseline = baseline_of({
@@ -145,16 +164,29 @@ class SessionService:
                 for vital in VITALS
             })
             session = replace(session, baseline=baseline, warnings=pre_start_warnings(baseline))
+            if session.warnings and not acknowledge_warnings:
+                raise NeedsAcknowledgementError(
+                    "the pre-start check warns: " + "; ".join(session.warnings)
+                    + ". Start with acknowledge_warnings true once a clinician has seen it",
+                    list(session.warnings))
+        if phase == "ended" and engine is not None and not acknowledge_alarms:
+            standing = [f"{a.code}{f' ({a.vital})' if a.vital else ''} {a.priority} {a.state}"
+                        for a in engine.alarms.values() if a.state != "acknowledged"]
+            if standing:
+                raise NeedsAcknowledgementError(
+                    f"session {session.id} has alarms not acknowledged: {', '.join(standing)}."
+                    " End with acknowledge_alarms true to acknowledge them in your name",
+                    standing)
         await self._store.save_session(session)
         await self._store.audit(now, user, "phase", session.id, {
             "phase": phase, "baseline": dict(session.baseline), "warnings": session.warnings,
+            "warnings_acknowledged": bool(session.warnings) and phase == "infusion",
         })
-        engine = self._open.engine(session.bed)
-        if engine is not None and engine.session.id == session.id:
+        if engine is not None:
             if session.is_open:
                 events = engine.update_session(session, self.profile_of(session), now)
             else:
-                events = engine.end(now)
+                events = engine.end(now, user)
                 self._open.close(session.bed)
             self._alarms.publish(events)
             await self._writer.commit(events)

@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
-from monitor.alarm_actions import MAX_PAUSE_S
 from monitor.api.deps import ApiContext, Caller, Context, Nurse
 from monitor.domain.board import Message, alarm_message
-from monitor.domain.engine import UnknownAlarmError
+from monitor.domain.engine import PauseError, UnknownAlarmError
+from monitor.domain.limits import MAX_PAUSE_CAP_S
 from monitor.pipeline import now_ms
 
 router = APIRouter(tags=["board"])
@@ -27,7 +27,9 @@ class Pause(BaseModel):
     """``POST /api/alarms/{id}/pause``."""
 
     model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(default=120, gt=0, le=MAX_PAUSE_S, description="how long")
+    seconds: float = Field(
+        default=120, gt=0, le=MAX_PAUSE_CAP_S,
+        description="how long, at most the profile's max_pause_s (120 s by default, cap 300)")
 
 
 def _no_alarm(alarm_id: str) -> HTTPException:
@@ -71,6 +73,8 @@ async def pause(alarm_id: str, body: Pause, context: Context, user: Nurse) -> Me
         return alarm_message(await context.actions.pause(alarm_id, user.name, body.seconds))
     except UnknownAlarmError:
         raise _no_alarm(alarm_id) from None
+    except PauseError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.get("/api/alarms/{alarm_id}/history")

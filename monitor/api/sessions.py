@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.api.deps import Context, Nurse
 from monitor.domain.board import Message, alarm_message, session_message
@@ -14,7 +14,11 @@ from monitor.domain.limits import ProfileError, VitalDoc, VitalName
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Phase, PhaseError
 from monitor.pipeline import now_ms
-from monitor.sessions import SessionConflictError, UnknownSessionError
+from monitor.sessions import (
+    NeedsAcknowledgementError,
+    SessionConflictError,
+    UnknownSessionError,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -38,6 +42,11 @@ class PhaseChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     phase: Phase = Field(description="the phase the session moves to")
+    acknowledge_warnings: bool = Field(
+        default=False, description="starting the infusion: the pre-start warnings were seen")
+    acknowledge_alarms: bool = Field(
+        default=False,
+        description="ending: acknowledge the bed's standing alarms in the caller's name")
 
 
 class ThresholdChange(BaseModel):
@@ -46,6 +55,14 @@ class ThresholdChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     vital: VitalName = Field(description="the vital whose rules change")
     rules: VitalDoc | None = Field(description="the new rules; null restores the profile's")
+
+    @model_validator(mode="after")
+    def _usable(self) -> ThresholdChange:
+        if self.rules is not None:
+            problems = self.rules.problems(self.vital)
+            if problems:
+                raise ValueError("; ".join(f"rules.{problem}" for problem in problems))
+        return self
 
 
 class Note(BaseModel):
@@ -105,10 +122,12 @@ async def change_phase(
 ) -> Message:
     """Move a session to its next phase, or end it."""
     try:
-        session = await context.sessions.advance(session_id, body.phase, user.name)
+        session = await context.sessions.advance(
+            session_id, body.phase, user.name, acknowledge_warnings=body.acknowledge_warnings,
+            acknowledge_alarms=body.acknowledge_alarms)
     except UnknownSessionError:
         raise no_session(session_id) from None
-    except PhaseError as error:
+    except (PhaseError, NeedsAcknowledgementError) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return session_message(session)
 
@@ -124,7 +143,9 @@ async def change_thresholds(
         )
     except UnknownSessionError:
         raise no_session(session_id) from None
-    except (ProfileError, ValueError) as error:
+    except ProfileError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    except ValueError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return session_message(session)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from device_sim.cli import chair_specs
 from device_sim.device import SimulatedMonitor
@@ -161,9 +161,17 @@ async def test_the_session_page_charts_the_session_and_runs_its_phases(
     await expect(page.locator("#chart-bp canvas")).to_have_count(1)
     await expect(page.locator("#notes li")).to_contain_text("patient calm")
     await expect(page.locator("#limits tr")).not_to_have_count(0)
+    warnings: list[str] = []
+
+    async def acknowledge(dialog: Dialog) -> None:
+        warnings.append(dialog.message)
+        await dialog.accept()
+    page.on("dialog", acknowledge)
     await page.locator('button[data-phase="infusion"]').click()
     await expect(page.locator("#facts")).to_contain_text("infusion")
     await expect(page.locator("#facts")).to_contain_text("sbp 143")  # median of 128..158
+    assert len(warnings) == 1
+    assert "resting BP 143/80 is above 140/90" in warnings[0]
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "session.png", full_page=True)
 

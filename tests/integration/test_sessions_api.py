@@ -24,7 +24,7 @@ async def test_session_phases_baseline_overrides_and_audit(
         assert again.status_code == 409
         assert f"has open session {sid}" in again.json()["detail"]
         async with publisher(mosquitto) as mqtt:
-            for seq, (sbp, dbp, hr) in enumerate([(148, 94, 70), (152, 96, 72), (150, 92, 0)]):
+            for seq, (sbp, dbp, hr) in enumerate([(148, 94, 70), (152, 96, 72), (150, 92, 350)]):
                 await mqtt.publish(topic, reading(seq, sbp=sbp, dbp=dbp, hr=hr), qos=1)
 
         async def stored() -> bool:
@@ -33,8 +33,13 @@ async def test_session_phases_baseline_overrides_and_audit(
 
         skip = await http.post(f"/api/sessions/{sid}/phase", json={"phase": "observation"})
         assert skip.status_code == 409
-        started = (await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "infusion"})).json()
-        assert started["baseline"] == {"sbp": 150.0, "dbp": 94.0, "hr": 71.0}  # HR 0 left out
+        unseen = await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "infusion"})
+        assert unseen.status_code == 409
+        assert "resting BP 150/94 is above 140/90" in unseen.json()["detail"]
+        assert "acknowledge_warnings" in unseen.json()["detail"]
+        started = (await ana.post(f"/api/sessions/{sid}/phase", json={
+            "phase": "infusion", "acknowledge_warnings": True})).json()
+        assert started["baseline"] == {"sbp": 150.0, "dbp": 94.0, "hr": 71.0}  # HR 350 left out
         assert started["warnings"] == ["resting BP 150/94 is above 140/90"]
 
         rules = {"delay_s": 0, "rules": [{"when": ">", "limit": 90, "priority": "high"}]}
@@ -44,6 +49,23 @@ async def test_session_phases_baseline_overrides_and_audit(
         bad = await http.post(f"/api/sessions/{sid}/thresholds",
                               json={"vital": "hr", "rules": {"delay_s": 0, "rules": []}})
         assert bad.status_code == 422
+        for rules, field in [
+            ({"delay_s": "Infinity", "rules": [{"when": "<", "limit": 90, "priority": "high"}]},
+             "delay_s"),
+            ({"delay_s": 0, "rules": [{"when": "<", "limit": "NaN", "priority": "high"}]},
+             "limit"),
+            ({"delay_s": 1e12, "rules": [{"when": "<", "limit": 90, "priority": "high"}]},
+             "delay_s"),
+            ({"delay_s": 0, "rules": [{"when": "<", "limit": -5, "priority": "high"}]},
+             "rules.0.limit"),
+            ({"delay_s": 10, "rules": [{"when": ">", "limit": 40, "priority": "high"},
+                                       {"when": "<", "limit": 150, "priority": "high"}]},
+             "contradict"),
+        ]:
+            refused = await http.post(f"/api/sessions/{sid}/thresholds",
+                                      json={"vital": "hr", "rules": rules})
+            assert refused.status_code == 422, (rules, refused.text)
+            assert field in refused.text, refused.text
         async with publisher(mosquitto) as mqtt:
             await mqtt.publish(topic, reading(10, hr=95), qos=1)
 
@@ -53,7 +75,11 @@ async def test_session_phases_baseline_overrides_and_audit(
                     if a["session_id"] == sid] == [("hr_high", "high", 90.0)]
         await eventually(hr_alarm)
 
-        ended = (await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "ended"})).json()
+        standing = await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "ended"})
+        assert standing.status_code == 409
+        assert "hr_high (hr) high active" in standing.json()["detail"]
+        ended = (await ana.post(f"/api/sessions/{sid}/phase", json={
+            "phase": "ended", "acknowledge_alarms": True})).json()
         assert ended["phase"] == "ended"
         audit = (await http.get(f"/api/sessions/{sid}/audit")).json()
         open_alarms = (await http.get("/api/alarms", params={"state": "open"})).json()["alarms"]
@@ -64,6 +90,7 @@ async def test_session_phases_baseline_overrides_and_audit(
     by_code = {a["code"]: a for a in audit["alarms"]}
     assert sorted(by_code) == ["hr_high", "implausible"]  # HR 0 in the baseline
     alarm = by_code["hr_high"]
-    assert [h["transition"] for h in alarm["history"]] == ["raised", "cleared"]
+    assert [(h["transition"], h["user"], h["detail"]) for h in alarm["history"]] == [
+        ("raised", None, None), ("cleared", "nurse-ana", "session ended")]
     assert alarm["history"][0]["value"] == 95
     assert not [a for a in open_alarms if a["session_id"] == sid]
