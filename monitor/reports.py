@@ -14,19 +14,13 @@ from typing import Any
 from monitor.adapters.sqlite import SqliteStore
 from monitor.domain.board import session_message
 from monitor.domain.limits import Profile
-from monitor.domain.review import (
-    Series,
-    discharge_ready_ms,
-    minutes_outside,
-    peak,
-    series_of,
-    statistics,
-    would_raise,
-)
+from monitor.domain.replay import discharge_ready_ms, stored_reading
+from monitor.domain.review import Series, minutes_outside, peak, series_of, statistics
 from monitor.domain.sessions import Session
 from monitor.pipeline import now_ms
 from monitor.sessions import SessionService
 from monitor.vitals import VitalsStore
+from monitor.what_if import WhatIfWorker
 
 PEAK_HIGH = {"sbp": True, "dbp": True, "map": True, "hr": True, "spo2": False, "rr": False}
 
@@ -40,11 +34,15 @@ class Reports:
     """Builds, keeps and compares session reports."""
 
     def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionService,
-                 profiles: Mapping[str, Profile]) -> None:
+                 what_ifs: WhatIfWorker) -> None:
         self._store = store
         self._vitals = vitals
         self._sessions = sessions
-        self._profiles = profiles
+        self._what_ifs = what_ifs
+
+    async def close(self) -> None:
+        """Stop the what-if worker."""
+        await self._what_ifs.close()
 
     async def readings(self, session: Session) -> list[dict[str, Any]]:
         """The session's stored readings, in time order."""
@@ -65,6 +63,10 @@ class Reports:
         readings = await self.readings(session)
         data = series_of(readings, times_ms(readings))
         infusion_ms = session.phase_started_ms.get("infusion")
+        alarms = await self._alarms(session)
+        spans = [(a["raised_ms"], a["cleared_ms"]) for a in alarms]
+        ready = discharge_ready_ms(session, self._sessions.profile_of(session),
+                                   [stored_reading(session, r) for r in readings], spans)
         return {
             "session": session_message(session),
             "generated_ms": now_ms(),
@@ -73,8 +75,8 @@ class Reports:
             "baseline": dict(session.baseline),
             "peaks": _peaks(data, session.baseline, infusion_ms),
             "outside_limits": self._outside(session, data),
-            "alarms": await self._alarms(session),
-            "discharge": _discharge(data, session),
+            "alarms": alarms,
+            "discharge": _discharge(session, ready),
             "notes": await self._store.notes(session.id),
         }
 
@@ -102,6 +104,7 @@ class Reports:
             timeline.append({
                 "id": alarm.id, "kind": alarm.kind, "code": alarm.code, "vital": alarm.vital,
                 "priority": alarm.priority, "state": alarm.state, "value": alarm.value,
+                "onset_value": alarm.onset_value, "worst_value": alarm.worst_value,
                 "limit": alarm.limit, "raised_ms": alarm.raised_ms,
                 "cleared_ms": cleared[-1] if cleared else None,
                 "acknowledged_by": alarm.acknowledged_by, "acknowledged_ms": acked,
@@ -122,11 +125,14 @@ class Reports:
                 await self._store.save_report(session.id, now_ms(), await self.build(session))
 
     async def what_if(self, profile: Profile, sessions: Sequence[Session]) -> dict[str, Any]:
-        """Alarms each session raised, beside what ``profile`` would have raised."""
+        """Alarms each session raised, beside what ``profile`` would have raised.
+
+        Raises:
+            WhatIfBusyError: Too many what-ifs are waiting for the worker.
+        """
+        would_raise = await self._what_ifs.replay(profile, sessions)
         rows = []
-        for session in sessions:
-            readings = await self.readings(session)
-            data = series_of(readings, times_ms(readings))
+        for session, would in zip(sessions, would_raise, strict=True):
             raised: dict[str, dict[str, int]] = {}
             for alarm in await self._store.alarms(session_id=session.id):
                 if alarm.kind == "physiological":
@@ -134,7 +140,7 @@ class Reports:
                     by_priority[alarm.priority] = by_priority.get(alarm.priority, 0) + 1
             rows.append({"session_id": session.id, "patient_ref": session.patient_ref,
                          "profile": session.profile, "raised": raised,
-                         "would_raise": would_raise(data, profile, session.baseline)})
+                         "would_raise": would})
         return {"profile": profile.name, "sessions": rows,
                 "total_raised": _total(r["raised"] for r in rows),
                 "total_would_raise": _total(r["would_raise"] for r in rows)}
@@ -166,11 +172,10 @@ def _peaks(data: Mapping[str, Series], baseline: Mapping[str, float],
     return peaks
 
 
-def _discharge(data: Mapping[str, Series], session: Session) -> dict[str, Any]:
+def _discharge(session: Session, ready: int | None) -> dict[str, Any]:
     observation = session.phase_started_ms.get("observation")
     if observation is None:
         return {"ready_ms": None, "minutes_after_infusion": None}
-    ready = discharge_ready_ms(data, session.baseline, observation)
     return {"ready_ms": ready,
             "minutes_after_infusion": None if ready is None
             else round((ready - observation) / 60_000, 1)}

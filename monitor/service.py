@@ -249,6 +249,7 @@ async def _serve(
             task.add_done_callback(outcomes.discard)
 
         pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
+        stack.push_async_callback(parts.reports.close)
         parts.alarms.listeners.append(pager)
         group.create_task(parts.ingest.run(), name="mqtt-ingest")
         clock = group.create_task(parts.actions.run_clock(settings.tick_interval_s),

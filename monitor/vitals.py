@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from monitor.what_if import ReadingSource
+
 
 class VitalsStore(Protocol):
     """Where a session's readings are read back from, and pruned."""
@@ -15,3 +17,6 @@ class VitalsStore(Protocol):
 
     async def prune(self, before_ms: int) -> None:
         """Delete raw readings measured before ``before_ms``."""
+
+    def reading_source(self) -> ReadingSource:
+        """The same readings for another process to read on its own connection."""

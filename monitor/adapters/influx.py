@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -70,6 +71,13 @@ class InfluxVitals:
         self._client = httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, auth=auth,
                                          timeout=timeout_s)
         self._database = database
+        self._source = InfluxReadings(url.rstrip("/"), database, headers,
+                                      (username, password or "") if username and not token
+                                      else None, timeout_s)
+
+    def reading_source(self) -> InfluxReadings:
+        """A source of this database's readings for another process (the what-if worker)."""
+        return self._source
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -122,34 +130,66 @@ class InfluxVitals:
         """
         response = await self._call("GET", "/query", params={
             "db": self._database, "q": influxql, "epoch": "ms", "chunked": "false"})
-        document = response.json()
-        rows: list[dict[str, Any]] = []
-        for result in document.get("results", []):
-            if "error" in result:
-                raise StoreUnavailableError(f"InfluxDB query: {result['error']}")
-            for series in result.get("series", []):
-                columns = series["columns"]
-                rows += [dict(zip(columns, values, strict=True)) for values in series["values"]]
-        return rows
+        return _rows(response.json())
 
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
     ) -> list[dict[str, Any]]:
         """A session's readings in time order, as the vitals API returns them."""
-        where = [f"session_id = {_quote(session_id)}"]
-        if from_ms is not None:
-            where.append(f"time >= {from_ms}ms")
-        if to_ms is not None:
-            where.append(f"time <= {to_ms}ms")
-        rows = await self.query(  # every value in it is quoted by _quote or an int
-            f'SELECT * FROM "{MEASUREMENT}" WHERE {" AND ".join(where)} ORDER BY time'  # noqa: S608
-        )
-        return list(_as_readings(rows))
+        return list(_as_readings(await self.query(_readings_query(session_id, from_ms, to_ms))))
 
     async def prune(self, before_ms: int) -> None:
         """Delete raw readings older than ``before_ms``."""
         await self._call("POST", "/query", params={"db": self._database},
                          data={"q": f'DELETE FROM "{MEASUREMENT}" WHERE time < {before_ms}ms'})  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxReadings:
+    """Reads a session's readings over a blocking HTTP client of its own (what-if worker)."""
+
+    url: str
+    database: str
+    headers: dict[str, str]
+    basic_auth: tuple[str, str] | None
+    timeout_s: float
+
+    def readings(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's readings in time order, as the vitals API returns them.
+
+        Raises:
+            StoreUnavailableError: The server did not answer or refused the query.
+        """
+        try:
+            response = httpx.get(f"{self.url}/query", headers=self.headers, auth=self.basic_auth,
+                                 timeout=self.timeout_s, params={
+                                     "db": self.database, "epoch": "ms", "chunked": "false",
+                                     "q": _readings_query(session_id, None, None)})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise StoreUnavailableError(f"InfluxDB query: {error}") from None
+        return list(_as_readings(_rows(response.json())))
+
+
+def _readings_query(session_id: str, from_ms: int | None, to_ms: int | None) -> str:
+    where = [f"session_id = {_quote(session_id)}"]
+    if from_ms is not None:
+        where.append(f"time >= {from_ms}ms")
+    if to_ms is not None:
+        where.append(f"time <= {to_ms}ms")
+    # every value in it is quoted by _quote or an int
+    return f'SELECT * FROM "{MEASUREMENT}" WHERE {" AND ".join(where)} ORDER BY time'  # noqa: S608
+
+
+def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for result in document.get("results", []):
+        if "error" in result:
+            raise StoreUnavailableError(f"InfluxDB query: {result['error']}")
+        for series in result.get("series", []):
+            columns = series["columns"]
+            rows += [dict(zip(columns, values, strict=True)) for values in series["values"]]
+    return rows
 
 
 def _as_readings(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:

@@ -15,6 +15,7 @@ from monitor.api.sessions import no_session
 from monitor.domain.limits import VitalDoc, VitalName
 from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
 from monitor.sessions import UnknownSessionError
+from monitor.what_if import WhatIfBusyError
 
 router = APIRouter(tags=["review"])
 
@@ -78,7 +79,10 @@ async def what_if(body: WhatIf, context: Context) -> dict[str, Any]:
         end = body.to.timestamp() * 1000 if body.to else float("inf")
         sessions = [s for s in await context.store.sessions()
                     if start <= min(s.phase_started_ms.values()) <= end]
-    return await context.reports.what_if(profile, sessions)
+    try:
+        return await context.reports.what_if(profile, sessions)
+    except WhatIfBusyError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

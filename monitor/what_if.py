@@ -1,0 +1,75 @@
+"""Threshold what-ifs, replayed through the live alarm engine in a worker process.
+
+A what-if over hundreds of stored sessions is seconds of CPU. It runs in one
+worker process, which reads the readings from the store itself, so the
+event loop (ingest, alarms, the board) only sends session ids and gets
+counts back. At most ``waiting`` what-ifs queue for the worker; more are
+refused rather than left to pile up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+from monitor.domain.limits import Profile
+from monitor.domain.replay import Counts, replay_alarms, stored_reading
+from monitor.domain.sessions import Session
+
+
+class ReadingSource(Protocol):
+    """Where a worker process reads stored readings (picklable; opens its own connection)."""
+
+    def readings(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's readings as the vitals API returns them."""
+
+
+class WhatIfBusyError(RuntimeError):
+    """Too many what-ifs are waiting already."""
+
+
+def replay_sessions(
+    source: ReadingSource, profile: Profile, sessions: Sequence[Session]
+) -> list[Counts]:
+    """In the worker: what ``profile`` raises over each session's stored readings."""
+    return [
+        replay_alarms(session, profile,
+                      [stored_reading(session, row) for row in source.readings(session.id)])
+        for session in sessions
+    ]
+
+
+class WhatIfWorker:
+    """One worker process for what-ifs, started on first use."""
+
+    def __init__(self, source: ReadingSource, *, waiting: int = 4) -> None:
+        self._source = source
+        self._slots = asyncio.Semaphore(waiting)
+        self._waiting = waiting
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def replay(self, profile: Profile, sessions: Sequence[Session]) -> list[Counts]:
+        """What ``profile`` raises over each session, computed in the worker.
+
+        Raises:
+            WhatIfBusyError: ``waiting`` what-ifs are queued already.
+        """
+        if self._slots.locked():
+            raise WhatIfBusyError(f"{self._waiting} what-ifs are running or waiting; try later")
+        async with self._slots:
+            if self._pool is None:
+                # spawn, not fork: the monitor has threads (SQLite, the event loop's executor)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, replay_sessions, self._source, profile, list(sessions))
+
+    async def close(self) -> None:
+        """Stop the worker process, if one was started."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: pool.shutdown(wait=True, cancel_futures=True))
