@@ -103,7 +103,8 @@ async def set_sessions(http_port: int, site: str, beds: list[str], *, end: bool 
             response = await api.get("/api/sessions", params={"open": "true"})
             response.raise_for_status()
             ids = [s["id"] for s in response.json()["sessions"] if s["site"] == site]
-            calls = [api.post(f"/api/sessions/{i}/phase", json={"phase": "ended"}) for i in ids]
+            ended = {"phase": "ended", "acknowledge_alarms": True}
+            calls = [api.post(f"/api/sessions/{i}/phase", json=ended) for i in ids]
         else:
             calls = [api.post("/api/sessions", json={"site": site, "bed": bed,
                                                      "patient_ref": f"bench-{bed}"})

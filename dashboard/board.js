@@ -110,9 +110,12 @@ function sessionLine(s, now) {
   let text = `${s.patient_ref} · ${s.phase}`;
   if (s.phase_started_ms.infusion) text += ` · ${minutes(now - s.phase_started_ms.infusion)} since start`;
   if (s.warnings && s.warnings.length) text += ` · ⚠ ${s.warnings.join("; ")}`;
+  if (s.paused_until_ms && s.paused_until_ms > now) {
+    text += ` · ⏸ alarms paused ${Math.ceil((s.paused_until_ms - now) / 1000)} s (a new high alarm still sounds)`;
+  }
   if (s.discharge) {
     text += s.discharge.ready ? " · ✓ discharge ready"
-      : s.discharge.met_since_ms ? ` · discharge in ${minutes(s.discharge.remaining_ms)}`
+      : s.discharge.met_since_ms && s.discharge.remaining_ms !== null ? ` · discharge in ${minutes(s.discharge.remaining_ms)}`
       : ` · not ready: ${s.discharge.reason}`;
   }
   return text;

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 
 def payload(device_id: str, seq: int, ts_s: float, **vitals: float) -> bytes:
-    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_s)) + f".{round(ts_s * 1000) % 1000:03d}Z"
+    millis = round(ts_s * 1000) % 1000
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_s)) + f".{millis:03d}Z"
     return json.dumps({"v": 1, "device_id": device_id, "seq": seq, "ts": ts,
                        "vitals": vitals}).encode()
 

@@ -49,7 +49,7 @@ async def test_session_phases_baseline_overrides_and_audit(
         bad = await http.post(f"/api/sessions/{sid}/thresholds",
                               json={"vital": "hr", "rules": {"delay_s": 0, "rules": []}})
         assert bad.status_code == 422
-        for rules, field in [
+        cases: list[tuple[dict[str, object], str]] = [
             ({"delay_s": "Infinity", "rules": [{"when": "<", "limit": 90, "priority": "high"}]},
              "delay_s"),
             ({"delay_s": 0, "rules": [{"when": "<", "limit": "NaN", "priority": "high"}]},
@@ -61,7 +61,8 @@ async def test_session_phases_baseline_overrides_and_audit(
             ({"delay_s": 10, "rules": [{"when": ">", "limit": 40, "priority": "high"},
                                        {"when": "<", "limit": 150, "priority": "high"}]},
              "contradict"),
-        ]:
+        ]
+        for rules, field in cases:
             refused = await http.post(f"/api/sessions/{sid}/thresholds",
                                       json={"vital": "hr", "rules": rules})
             assert refused.status_code == 422, (rules, refused.text)
