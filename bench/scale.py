@@ -30,10 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import httpx
@@ -150,14 +151,18 @@ def newest_in_influx(influx: Influx) -> NewestStored:
 
 
 async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStored, *,
-                     monitor_pid: int, chairs: int, seconds: int, warmup: int) -> Sample:
+                     monitor_pid: int, chairs: int, seconds: int, warmup: int,
+                     site: str | None = None,
+                     during: Callable[[], Coroutine[Any, Any, None]] | None = None) -> Sample:
     """Run ``chairs`` for ``warmup`` + ``seconds``; figures are of the last ``seconds``.
 
     The warm-up (each chair's first readings, which set up its state in the
-    monitor) is reported as its own maximum latency.
+    monitor) is reported as its own maximum latency. ``during`` runs through
+    the measured seconds and is cancelled at their end.
     """
     sample = Sample(chairs)
-    site = f"s{chairs}"
+    site = site or f"s{chairs}"
+    load: asyncio.Task[None] | None = None
     await set_sessions(http_port, site, bed_names(chairs))
     sim = await start_sim(broker_port, site, chairs, warmup + seconds)
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
@@ -167,6 +172,8 @@ async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStor
     async with websockets.connect(url, max_size=None) as board:
         await board.recv()
         while sim.returncode is None or time.monotonic() < measured_from + seconds:
+            if during is not None and load is None and time.monotonic() >= measured_from:
+                load = asyncio.create_task(during(), name="bench-load")
             try:
                 async with asyncio.timeout(1):
                     frame = orjson.loads(await board.recv())
@@ -194,6 +201,10 @@ async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStor
                         sample.stored_lag_ms.append(time.time() * 1000 - newest)
                 last_cpu, last_t = cpu, time.monotonic()
     sample.seconds = last_arrival - measured_from
+    if load is not None:
+        load.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await load
     await sim.wait()
     await set_sessions(http_port, site, [], end=True)
     return sample

@@ -28,23 +28,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import aiomqtt
 import httpx
 import numpy as np
-import orjson
-import websockets
 
 from bench.scale import (
-    TICKS_PER_S,
     TOKEN,
     Sample,
     bed_names,
+    run_chairs,
     set_sessions,
     start_monitor,
-    start_sim,
 )
 from device_sim.device import ChairSpec, Publish, SimulatedMonitor
 from tests.servers import mosquitto
@@ -114,8 +110,16 @@ async def make_history(broker_port: int, http_port: int, db: Path, *, sessions: 
     print(f"history: {len(ids)} sessions x {minutes:g} min: {sent:,} readings published in "
           f"{published:.0f} s, {count:,} stored after {time.monotonic() - started:.0f} s",
           flush=True)
-    await end_sessions(http_port, ids)
+    await set_sessions(http_port, HISTORY_SITE, [], end=True)
     return ids
+
+
+async def open_ids(http_port: int, site: str) -> list[str]:
+    """The ids of the open sessions of ``site``."""
+    async with api(http_port) as http:
+        response = await http.get("/api/sessions", params={"open": "true"})
+        response.raise_for_status()
+        return [str(s["id"]) for s in response.json()["sessions"] if s["site"] == site]
 
 
 async def post_what_if(http: httpx.AsyncClient, ids: list[str]) -> float:
@@ -129,100 +133,20 @@ async def post_what_if(http: httpx.AsyncClient, ids: list[str]) -> float:
     return time.monotonic() - started
 
 
-async def what_ifs_until(http_port: int, ids: list[str], stop: asyncio.Event,
-                         done: WhatIfs) -> None:
-    """What-ifs back to back until ``stop`` is set (the one in flight then is not counted)."""
+async def what_ifs(http_port: int, ids: list[str], done: WhatIfs) -> None:
+    """What-ifs back to back until cancelled (the one in flight then is not counted)."""
     async with api(http_port) as http:
-        while not stop.is_set():
-            call = asyncio.ensure_future(post_what_if(http, ids))
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not call.done():
-                call.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await call
-                return
+        while True:
             try:
-                done.seconds.append(call.result())
+                done.seconds.append(await post_what_if(http, ids))
             except (httpx.HTTPError, RuntimeError) as error:
                 done.failed += 1
                 print(f"  what-if failed: {error!r}", flush=True)
                 await asyncio.sleep(1)
 
 
-async def end_sessions(http_port: int, ids: list[str]) -> None:
-    """End the sessions, acknowledging their standing alarms."""
-    async with api(http_port) as http:
-        for start in range(0, len(ids), 50):
-            for response in await asyncio.gather(*(
-                    http.post(f"/api/sessions/{i}/phase",
-                              json={"phase": "ended", "acknowledge_alarms": True})
-                    for i in ids[start:start + 50])):
-                response.raise_for_status()
-
-
-async def open_ids(http_port: int, site: str) -> list[str]:
-    async with api(http_port) as http:
-        response = await http.get("/api/sessions", params={"open": "true"})
-        response.raise_for_status()
-        return [s["id"] for s in response.json()["sessions"] if s["site"] == site]
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
-
-
-async def board_run(broker_port: int, http_port: int, monitor_pid: int, *, site: str,
-                    chairs: int, seconds: int, warmup: int,
-                    ids: list[str] | None) -> tuple[Sample, WhatIfs]:
-    """``chairs`` for ``warmup`` + ``seconds``, figures of the last ``seconds``.
-
-    With ``ids``, what-ifs over them run back to back through the measured seconds.
-    """
-    sample, done, stop = Sample(chairs), WhatIfs(), asyncio.Event()
-    await set_sessions(http_port, site, bed_names(chairs))
-    sim = await start_sim(broker_port, site, chairs, warmup + seconds)
-    url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
-    loop: asyncio.Task[None] | None = None
-    measured_from = time.monotonic() + warmup
-    last_arrival = measured_from
-    async with websockets.connect(url, max_size=None) as board:
-        await board.recv()
-        while sim.returncode is None or time.monotonic() < measured_from + seconds:
-            if loop is None and ids is not None and time.monotonic() >= measured_from:
-                loop = asyncio.create_task(what_ifs_until(http_port, ids, stop, done))
-            if not sample.cpu_pct and time.monotonic() >= measured_from:
-                sample.cpu_pct.append(cpu_s(monitor_pid))
-            try:
-                async with asyncio.timeout(1):
-                    frame = orjson.loads(await board.recv())
-            except TimeoutError:
-                if sim.returncode is not None:
-                    break
-                continue
-            now, measuring = time.time(), time.monotonic() >= measured_from
-            for message in frame if isinstance(frame, list) else [frame]:
-                if message["type"] != "reading":
-                    continue
-                latency = (now - datetime.fromisoformat(message["ts"]).timestamp()) * 1000
-                if measuring:
-                    sample.received += 1
-                    sample.latencies_ms.append(latency)
-                    last_arrival = time.monotonic()
-                else:
-                    sample.warmup_max_ms = max(sample.warmup_max_ms, latency)
-    sample.seconds = last_arrival - measured_from
-    if sample.cpu_pct:
-        sample.cpu_pct = [100 * (cpu_s(monitor_pid) - sample.cpu_pct[0]) / sample.seconds]
-    stop.set()
-    if loop is not None:
-        await loop
-    await sim.wait()
-    await end_sessions(http_port, await open_ids(http_port, site))
-    return sample, done
+async def no_stored_lag() -> None:
+    """This bench does not measure storage lag."""
 
 
 def row(name: str, s: Sample) -> tuple[float, str]:
@@ -240,12 +164,13 @@ async def run(broker_port: int, http_port: int, db: Path, monitor_pid: int,
         first = await post_what_if(http, ids)
     print(f"first what-if over {len(ids)} sessions (starts the worker): {first:.2f} s",
           flush=True)
-    quiet, _ = await board_run(broker_port, http_port, monitor_pid, site="quiet",
-                               chairs=args.chairs, seconds=args.seconds, warmup=args.warmup,
-                               ids=None)
-    busy, done = await board_run(broker_port, http_port, monitor_pid, site="busy",
-                                 chairs=args.chairs, seconds=args.seconds, warmup=args.warmup,
-                                 ids=ids)
+    done = WhatIfs()
+    runs = {"quiet": None, "busy": lambda: what_ifs(http_port, ids, done)}
+    quiet, busy = [
+        await run_chairs(broker_port, http_port, no_stored_lag, monitor_pid=monitor_pid,
+                         chairs=args.chairs, seconds=args.seconds, warmup=args.warmup,
+                         site=site, during=during)
+        for site, during in runs.items()]
     print(f"\n{args.chairs} chairs at 1 Hz, {args.seconds} s measured; board latency in ms "
           f"(device time -> board WebSocket); CPU % of the monitor's main process")
     print(f"{'':<16} {'readings':>8} {'readings/s':>10} {'p50':>9} {'p99':>7} {'max':>7} "
