@@ -71,7 +71,8 @@ class Parts:
     def ready(self) -> dict[str, bool]:
         """Whether the broker and the vitals store are reachable."""
         return {"broker": self.ingest.connected.is_set(),
-                "store": self.shipper is None or self.shipper.healthy}
+                "store": self.shipper is None or self.shipper.healthy,
+                "store_writable": self.writer.failing is None}
 
     async def metrics(self) -> str:
         """``/metrics``."""

@@ -80,6 +80,7 @@ class Counters:
     ws_stuck_closed: int = 0
     pages_delivered: int = 0
     pages_failed: int = 0
+    task_failures: int = 0
 
 
 @dataclass(slots=True)
@@ -193,6 +194,10 @@ class BatchWriter:
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=queue_size)
         self._to_outbox = to_outbox
         self.on_commit: Callable[[], None] | None = None
+        self.on_trouble: Callable[[str | None], None] | None = None
+        """Told the problem when commits start failing, and None when one succeeds again."""
+        self.failing: str | None = None
+        """Why commits fail, while they do (nothing is acknowledged meanwhile)."""
 
     @property
     def depth(self) -> int:
@@ -242,19 +247,34 @@ class BatchWriter:
                 self._queue.task_done()
 
     async def _commit(self, batch: Batch) -> None:
+        """Commit, retrying with backoff for as long as it takes; never gives up or raises.
+
+        Until it succeeds nothing more is acknowledged, so the broker keeps
+        every reading not yet committed.
+        """
         delay = COMMIT_RETRY_START_S
         while True:
             try:
                 self._counters.stored += await self._store.write(batch)
-            except sqlite3.Error as error:
+            except (sqlite3.Error, OSError) as error:
                 self._counters.commit_failures += 1
                 log.error("storing %d records failed (%s); retrying in %.1f s",
                           len(batch), error, delay)
+                self._trouble(f"storing failed: {error}; nothing is acknowledged until it "
+                              "works again, so the broker keeps the readings")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, COMMIT_RETRY_MAX_S)
             else:
                 self._counters.commits += 1
+                self._trouble(None)
                 return
+
+    def _trouble(self, problem: str | None) -> None:
+        if (problem is None) == (self.failing is None):
+            return
+        self.failing = problem
+        if self.on_trouble is not None:
+            self.on_trouble(problem)
 
 
 class Processor:

@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import signal
+import sqlite3
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from monitor.pipeline import (
 from monitor.reports import Reports
 from monitor.sessions import SessionService
 from monitor.settings import Settings, SettingsError
+from monitor.supervision import Work, supervised
 from monitor.vitals import VitalsStore
 
 log = logging.getLogger(__name__)
@@ -146,10 +148,17 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
 
 
 async def _heartbeat(store: SqliteStore) -> None:
-    """Note the time now and then, so a restart after a crash can say when it happened."""
+    """Note the time now and then, so a restart after a crash can say when it happened.
+
+    A heartbeat that cannot be written (a full disk) is skipped: the readings'
+    commits fail too, and they raise ``storage_failed``.
+    """
     while True:
         await asyncio.sleep(HEARTBEAT_S)
-        await store.mark_seen(now_ms())
+        try:
+            await store.mark_seen(now_ms())
+        except (sqlite3.Error, OSError) as error:
+            log.warning("heartbeat not written: %s", error)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -251,18 +260,25 @@ async def _serve(
         pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
         stack.push_async_callback(parts.reports.close)
         parts.alarms.listeners.append(pager)
-        group.create_task(parts.ingest.run(), name="mqtt-ingest")
-        clock = group.create_task(parts.actions.run_clock(settings.tick_interval_s),
-                                  name="alarm-clock")
+        async def crashed(name: str, error: Exception) -> None:
+            parts.counters.task_failures += 1
+            await parts.system.event("task_failed", "high",
+                                     f"background task {name} failed ({error!r}); restarted")
+
+        def loop(name: str, work: Work) -> asyncio.Task[None]:
+            return supervised(group, name, work, crashed)
+
+        loop("mqtt-ingest", parts.ingest.run)
+        clock = loop("alarm-clock", lambda: parts.actions.run_clock(settings.tick_interval_s))
         endless = [
             clock,
-            group.create_task(parts.processor.run(), name="process"),
-            group.create_task(parts.writer.run(), name="store-writer"),
-            group.create_task(parts.refresh_tokens(), name="tokens"),
-            group.create_task(parts.system.watch_broker(
-                parts.ingest.connected, settings.broker_alarm_after_s), name="broker-watch"),
-            group.create_task(_heartbeat(store), name="heartbeat"),
-            *await _storage_tasks(parts, group, stack),
+            loop("process", parts.processor.run),
+            loop("store-writer", parts.writer.run),
+            loop("tokens", parts.refresh_tokens),
+            loop("broker-watch", lambda: parts.system.watch_broker(
+                parts.ingest.connected, settings.broker_alarm_after_s)),
+            loop("heartbeat", lambda: _heartbeat(store)),
+            *await _storage_tasks(parts, loop, stack),
         ]
         if crashed_at is not None:  # after the store writer runs: the alarm is committed
             await parts.system.event("monitor_restarted", "medium", (
@@ -298,7 +314,8 @@ async def _serve(
 
 
 async def _storage_tasks(
-    parts: Parts, group: asyncio.TaskGroup, stack: contextlib.AsyncExitStack
+    parts: Parts, loop: Callable[[str, Work], asyncio.Task[None]],
+    stack: contextlib.AsyncExitStack,
 ) -> list[asyncio.Task[None]]:
     """The outbox shipper (InfluxDB) and the retention job, as the settings ask."""
     tasks = []
@@ -308,8 +325,8 @@ async def _storage_tasks(
             await parts.influx.ensure_database()
         except StoreUnavailableError as error:
             log.warning("InfluxDB is not reachable yet (%s); readings wait in the outbox", error)
-        tasks.append(group.create_task(parts.shipper.run(), name="outbox-shipper"))
+        tasks.append(loop("outbox-shipper", parts.shipper.run))
     if parts.settings.retention_days is not None:
-        tasks.append(group.create_task(
-            _prune_forever(parts.settings, parts.vitals, parts.reports), name="retention"))
+        tasks.append(loop("retention", lambda: _prune_forever(
+            parts.settings, parts.vitals, parts.reports)))
     return tasks

@@ -28,10 +28,20 @@ class SystemAlarms:
         self._alarms = alarms
         self._writer = writer
         self.open: dict[str, Alarm] = {}
+        self._recording: set[asyncio.Task[None]] = set()
+        writer.on_trouble = self.storage_failed
 
     async def _emit(self, events: list[AlarmEvent]) -> None:
         self._alarms.publish(events)
-        await self._writer.commit(events)
+        if self._writer.failing is None:
+            await self._writer.commit(events)
+            return
+        # The store is failing: the board and the pager hear of it now; the
+        # record is written once the store works again.
+        task = asyncio.get_running_loop().create_task(self._writer.commit(events),
+                                                      name="record-system-alarm")
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     async def set(self, code: str, priority: Priority, present: bool, detail: str | None) -> None:
         """Raise or clear the condition alarm ``code``."""
@@ -95,6 +105,14 @@ class SystemAlarms:
                 await self.set("broker_offline", "high", True,
                                f"no connection to the MQTT broker for {after_s:g} s or more: "
                                "no reading reaches the monitor")
+
+    def storage_failed(self, problem: str | None) -> None:
+        """Commits fail (``problem``), or work again (None): ``storage_failed``, high."""
+        task = asyncio.get_running_loop().create_task(
+            self.set("storage_failed", "high", problem is not None, problem or "storing works"),
+            name="storage-failed")
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     async def store_outage(self, problem: str | None) -> None:
         """The vitals store stopped taking readings (``problem``), or took them again (None)."""

@@ -361,6 +361,7 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
         )
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite has rolled back by itself after e.g. a full disk
+            db.execute("ROLLBACK")
         raise
     return new_readings

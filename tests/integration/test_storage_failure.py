@@ -1,0 +1,103 @@
+"""A full disk under a stream: the monitor stays up, says so loudly, and loses nothing.
+
+The data directory is a small tmpfs of the test's own. It is filled while
+readings stream, then given space again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.settings import Settings
+from tests.integration.conftest import (
+    Mosquitto,
+    RunningMonitor,
+    eventually,
+    monitor_running,
+    publisher,
+    reading,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs, unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last byte; returns the filler."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError:
+                pass
+    return filler
+
+
+async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
+    async with monitor.api() as http:
+        board = (await http.get("/api/board")).json()
+    return {a["code"]: a["priority"] for b in board["beds"] if b["site"] == "system"
+            for a in b["alarms"]}
+
+
+async def test_a_full_disk_raises_storage_failed_keeps_running_and_loses_nothing(
+    monitor_settings: Settings, mosquitto: Mosquitto, site: str, small_disk: Path
+) -> None:
+    settings = monitor_settings.model_copy(update={"data_dir": small_disk / "var"})
+    topic = f"infusion/{site}/chair-1/vitals"
+    async with monitor_running(settings, site) as monitor:
+        session_id = await monitor.open_session("chair-1")
+        async with publisher(mosquitto) as mqtt:
+            for seq in range(20):
+                await mqtt.publish(topic, reading(seq, hr=72, spo2=98), qos=1)
+            await eventually(lambda: count(monitor) == 20)
+            filler = fill(small_disk)
+            for seq in range(20, 400):
+                await mqtt.publish(topic, reading(seq, hr=72, spo2=98), qos=1)
+
+            async def loud() -> bool:
+                return (await system_alarms(monitor)).get("storage_failed") == "high"
+            await eventually(loud, timeout_s=20)
+            async with monitor.api() as http:
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["store_writable"] is False
+            for seq in range(400, 450):  # still taken from the broker? no: it stops acking
+                await mqtt.publish(topic, reading(seq, hr=72, spo2=98), qos=1)
+            filler.unlink()
+            await eventually(lambda: count(monitor) == 450, timeout_s=30)
+
+            async def quiet() -> bool:
+                return "storage_failed" not in await system_alarms(monitor)
+            await eventually(quiet, timeout_s=10)
+        with monitor.db() as db:
+            rows = db.execute("SELECT seq, COUNT(*) FROM readings WHERE session_id = ? "
+                              "GROUP BY seq", (session_id,)).fetchall()
+            history = [row[0] for row in db.execute(
+                "SELECT transition FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+                "WHERE a.code = 'storage_failed' ORDER BY e.id")]
+    assert sorted(seq for seq, _ in rows) == list(range(450))
+    assert {n for _, n in rows} == {1}
+    assert history == ["raised", "cleared"]
+
+
+def count(monitor: RunningMonitor) -> int:
+    with monitor.db() as db:
+        return int(db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
