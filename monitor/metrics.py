@@ -26,6 +26,7 @@ COUNTER_HELP: Final = {
     "ws_stuck_closed": "board screens disconnected for not reading",
     "pages_delivered": "pages delivered",
     "pages_failed": "pages that could not be delivered",
+    "dead_letters_pruned": "oldest dead letters deleted to keep the table within its caps",
     "task_failures": "background tasks that failed and were restarted (task_failed alarm)",
 }
 

@@ -81,6 +81,7 @@ class Counters:
     pages_delivered: int = 0
     pages_failed: int = 0
     task_failures: int = 0
+    dead_letters_pruned: int = 0
 
 
 @dataclass(slots=True)
@@ -266,6 +267,7 @@ class BatchWriter:
                 delay = min(delay * 2, COMMIT_RETRY_MAX_S)
             else:
                 self._counters.commits += 1
+                self._counters.dead_letters_pruned = self._store.dead_letters_pruned
                 self._trouble(None)
                 return
 
@@ -337,13 +339,13 @@ class Processor:
         except InvalidPayload as error:
             self._counters.invalid += 1
             log.warning("dead letter from %s: %s", message.topic[:200], error)
-            pending.dead_letter = DeadLetter(
+            pending.dead_letter = DeadLetter.of(
                 message.received_ms, message.topic, message.payload, str(error)
             )
         except Exception as error:  # a defect must not stop the monitoring of every other bed
             self._counters.internal_errors += 1
             log.exception("processing a message from %s failed", message.topic[:200])
-            pending.dead_letter = DeadLetter(
+            pending.dead_letter = DeadLetter.of(
                 message.received_ms, message.topic, message.payload,
                 f"internal error while processing: {error!r}"[:500],
             )
@@ -382,8 +384,8 @@ class Processor:
         reason = (f"device {reading.device_id} belongs to bed {owner.key} while its session "
                   f"is open; refused from bed {reading.bed.key}")
         log.warning("dead letter: %s", reason)
-        pending.dead_letter = DeadLetter(message.received_ms, message.topic, message.payload,
-                                         reason)
+        pending.dead_letter = DeadLetter.of(message.received_ms, message.topic, message.payload,
+                                            reason)
         events: list[AlarmEvent] = []
         for bed in (owner, reading.bed):
             engine = self._sessions.engine(bed)

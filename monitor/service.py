@@ -121,7 +121,7 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
         StoreUnavailableError: InfluxDB does not answer.
     """
     profiles = read_profiles(settings)
-    store = SqliteStore(settings.data_dir / "monitor.db")
+    store = _record_store(settings)
     await store.open()
     try:
         # Reading only: the parts' broker connection is never opened.
@@ -145,6 +145,12 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
                 await parts.influx.close()
     finally:
         await store.close()
+
+
+def _record_store(settings: Settings) -> SqliteStore:
+    return SqliteStore(settings.data_dir / "monitor.db",
+                       dead_letters_max_rows=settings.dead_letters_max_rows,
+                       dead_letters_max_bytes=settings.dead_letters_max_bytes)
 
 
 async def _heartbeat(store: SqliteStore) -> None:
@@ -189,7 +195,7 @@ async def run_monitor(
         stop = asyncio.Event()
         _install_signal_handlers(stop)
     profiles = read_profiles(settings)
-    store = SqliteStore(settings.data_dir / "monitor.db")
+    store = _record_store(settings)
     await store.open()
     try:
         tokens = await load_tokens(store, settings, demo=demo)

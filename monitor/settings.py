@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         default=None, gt=0,
         description="prune raw readings older than this (reports are kept); unset: keep all",
     )
+    dead_letters_max_rows: int = Field(
+        default=10_000, ge=1, description="dead letters kept at most (the oldest are pruned)")
+    dead_letters_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=4096,
+        description="bytes of dead-letter payload kept at most (each keeps its first 4 KiB)")
     batch_size: int = Field(
         default=5_000, ge=1,
         description="readings per storage commit, at most (a backlog drains in big commits; "

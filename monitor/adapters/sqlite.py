@@ -44,6 +44,8 @@ DROP TABLE readings;
 ALTER TABLE readings_v2 RENAME TO readings;
 ALTER TABLE alarms ADD COLUMN onset_value REAL;
 ALTER TABLE alarms ADD COLUMN worst_value REAL;
+UPDATE dead_letters SET payload = substr(payload, 1, 4096);
+ALTER TABLE dead_letters ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 """,  # noqa: S608 - a fixed table definition, no input
 }
 """Schema upgrades: from each version to the next, run in one transaction."""
@@ -92,7 +94,7 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
-    payload BLOB NOT NULL, reason TEXT NOT NULL
+    payload BLOB NOT NULL, reason TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -113,14 +115,29 @@ class StoredReading:
     received_ms: int
 
 
+DEAD_LETTER_KEEP_BYTES: Final = 4096
+"""How much of a refused payload is kept: enough to see what it was, never a disk's worth."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message that could not be accepted, kept with the reason."""
+    """A message that could not be accepted, kept with the reason.
+
+    Only the first :data:`DEAD_LETTER_KEEP_BYTES` of its payload are kept, with
+    the payload's whole size.
+    """
 
     received_ms: int
     topic: str
     payload: bytes
     reason: str
+    size: int
+
+    @classmethod
+    def of(cls, received_ms: int, topic: str, payload: bytes, reason: str) -> DeadLetter:
+        """A dead letter of a whole message (cut down to what is kept)."""
+        return cls(received_ms, topic[:512], payload[:DEAD_LETTER_KEEP_BYTES], reason[:1000],
+                   len(payload))
 
 
 @dataclass(slots=True)
@@ -140,8 +157,12 @@ class Batch:
 class SqliteStore(RecordQueries):
     """The SQLite database under the data directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, dead_letters_max_rows: int = 10_000,
+                 dead_letters_max_bytes: int = 16 * 1024 * 1024) -> None:
         self._path = path
+        self._dead_letter_caps = (dead_letters_max_rows, dead_letters_max_bytes)
+        self.dead_letters_pruned = 0
+        """Dead letters deleted to keep the table within its caps, since start-up."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
 
@@ -176,7 +197,12 @@ class SqliteStore(RecordQueries):
 
     async def write(self, batch: Batch) -> int:
         """Commit a batch in one transaction; returns how many readings were new."""
-        return await self.call(lambda db: _write(db, batch))
+        def write(db: sqlite3.Connection) -> int:
+            stored = _write(db, batch)
+            if batch.dead_letters:
+                self.dead_letters_pruned += _prune_dead_letters(db, *self._dead_letter_caps)
+            return stored
+        return await self.call(write)
 
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
@@ -250,8 +276,8 @@ class SqliteStore(RecordQueries):
         return [
             {
                 "id": row["id"], "received_ms": row["received_ms"], "topic": row["topic"],
-                "reason": row["reason"],
-                "payload": bytes(row["payload"]).decode("utf-8", errors="replace")[:2048],
+                "reason": row["reason"], "size": row["size"],
+                "payload": bytes(row["payload"]).decode("utf-8", errors="replace"),
             }
             for row in rows
         ]
@@ -306,6 +332,17 @@ def _session_rows(
     ]
 
 
+def _prune_dead_letters(db: sqlite3.Connection, max_rows: int, max_bytes: int) -> int:
+    """Delete the oldest dead letters beyond ``max_rows`` or ``max_bytes`` of payload."""
+    keep_from = db.execute(
+        "SELECT MIN(id) FROM (SELECT id, SUM(length(payload)) OVER (ORDER BY id DESC) AS total "
+        "FROM dead_letters ORDER BY id DESC LIMIT ?) WHERE total <= ?",
+        (max_rows, max_bytes)).fetchone()[0]
+    if keep_from is None:
+        return 0
+    return db.execute("DELETE FROM dead_letters WHERE id < ?", (keep_from,)).rowcount
+
+
 def _upgrade(db: sqlite3.Connection) -> None:
     """Bring a database made by an older version up to :data:`SCHEMA_VERSION`, in place."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -356,8 +393,9 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
                  alarm.state, alarm.value, alarm.limit, event.user, event.detail),
             )
         db.executemany(
-            "INSERT INTO dead_letters (received_ms, topic, payload, reason) VALUES (?, ?, ?, ?)",
-            [(d.received_ms, d.topic, d.payload, d.reason) for d in batch.dead_letters],
+            "INSERT INTO dead_letters (received_ms, topic, payload, reason, size) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(d.received_ms, d.topic, d.payload, d.reason, d.size) for d in batch.dead_letters],
         )
         db.execute("COMMIT")
     except BaseException:

@@ -116,3 +116,47 @@ async def test_readings_published_while_the_monitor_is_down_are_all_stored_once(
         seqs = [row[0] for row in db.execute("SELECT seq FROM readings ORDER BY seq")]
     assert seqs == list(range(50))
     assert dead["count"] == 0
+
+
+async def test_a_dead_letter_keeps_4_kib_and_the_size_and_the_table_is_capped(
+    monitor_settings: Settings, mosquitto: Mosquitto, site: str
+) -> None:
+    settings = monitor_settings.model_copy(update={"dead_letters_max_rows": 10})
+    async with monitor_running(settings, site) as monitor, publisher(mosquitto) as mqtt:
+        topic = f"infusion/{site}/chair-1/vitals"
+        await mqtt.publish(topic, b"x" * 60_000, qos=1)
+        for n in range(14):
+            await mqtt.publish(topic, f"not json {n}".encode(), qos=1)
+
+        def kept() -> bool:
+            with monitor.db() as db:
+                return bool(db.execute("SELECT COUNT(*) FROM dead_letters WHERE payload = ?",
+                                       (b"not json 13",)).fetchone()[0])
+        await eventually(kept)
+        async with monitor.api() as http:
+            letters = (await http.get("/api/dead-letters", params={"limit": 100})).json()
+            metrics = (await http.get("/metrics")).text
+    with monitor.db() as db:
+        rows = db.execute("SELECT length(payload), size FROM dead_letters ORDER BY id").fetchall()
+        big = db.execute("SELECT length(payload), size FROM dead_letters WHERE size = 60000"
+                         ).fetchall()
+    assert len(rows) == 10
+    assert big == []  # the oldest five, the big one among them, were pruned
+    assert letters["count"] == 15
+    assert "infusion_monitor_dead_letters_pruned_total 5" in metrics
+
+
+async def test_a_big_dead_letter_keeps_its_first_4_kib_and_its_size(
+    monitor: RunningMonitor, mosquitto: Mosquitto
+) -> None:
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-1/vitals", b"y" * 60_000, qos=1)
+
+    def kept() -> list[Any]:
+        with monitor.db() as db:
+            return list(db.execute("SELECT length(payload), size FROM dead_letters").fetchall())
+    await eventually(kept)
+    assert [tuple(row) for row in kept()] == [(4096, 60_000)]
+    async with monitor.api() as http:
+        [letter] = (await http.get("/api/dead-letters")).json()["dead_letters"]
+    assert letter["size"] == 60_000

@@ -23,6 +23,11 @@ CREATE TABLE alarms (
     condition_present INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_ms INTEGER,
     paused_until_ms INTEGER
 );
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
+    payload BLOB NOT NULL, reason TEXT NOT NULL
+);
+INSERT INTO dead_letters VALUES (1, 1000, 't', zeroblob(100000), 'too big');
 INSERT INTO readings VALUES ('mon-1', 7, 1000, '1970-01-01T00:00:01.000Z', 1000, 's', 'b',
     'sess', 72, 98, NULL, NULL, NULL, NULL, NULL, NULL);
 INSERT INTO alarms VALUES ('a1', 's', 'b', 'sess', 'physiological', 'hr_high', 'hr', 'high',
@@ -46,6 +51,7 @@ async def test_a_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
     assert (alarm.code, alarm.value, alarm.onset_value) == ("hr_high", 130.0, None)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("SELECT length(payload) FROM dead_letters").fetchone()[0] == 4096
         key = sorted((row[5], row[1]) for row in db.execute("PRAGMA table_info(readings)")
                      if row[5])
     assert [name for _, name in key] == ["site", "bed", "device_id", "seq", "ts_ms"]
