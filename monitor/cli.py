@@ -12,6 +12,7 @@ from typing import Any
 
 from device_sim.cli import chair_specs
 from monitor.adapters.influx import StoreUnavailableError
+from monitor.adapters.mqtt import BrokerAddress
 from monitor.adapters.sqlite import SqliteStore
 from monitor.auth import ROLES, new_token, token_hash
 from monitor.demo import run_demo
@@ -60,7 +61,7 @@ def _announce(started: Started) -> None:
         _say(f"Admin token: {tokens['admin']}")
     else:
         _say(f"Dashboard: {started.dashboard_url}")
-    _say(f"MQTT broker: {started.broker_url}")
+    _say(f"MQTT broker: {BrokerAddress.parse(started.broker_url)}")  # without credentials
 
 
 async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
