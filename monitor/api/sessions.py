@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -166,20 +168,34 @@ async def notes(session_id: str, context: Context) -> dict[str, list[dict[str, A
     return {"notes": await context.store.notes(session_id)}
 
 
+UNIX_MS: Final = re.compile(r"-?[0-9]{1,16}")
+LATEST_MS: Final = 253_402_300_799_999
+"""The last millisecond of the year 9999: no instant the monitor stores is later."""
+
+
 def _instant(value: str | None, name: str) -> int | None:
-    """Unix ms from ``value``: an integer of ms, or ISO 8601 with an offset."""
+    """Unix ms from ``value``: an integer of ms, or ISO 8601 with an offset.
+
+    Raises:
+        HTTPException: 422 naming ``name`` when it is neither, or out of range.
+    """
     if value is None:
         return None
-    if value.lstrip("-").isdigit():
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    moment: datetime | None = None
+    if UNIX_MS.fullmatch(value):
+        at_ms = int(value)
+    else:
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value)
+        if moment is None or moment.tzinfo is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"{name} must be Unix ms or ISO 8601 with an offset, "
+                                f"got {value[:64]!r}")
+        at_ms = round(moment.timestamp() * 1000)
+    if not -LATEST_MS <= at_ms <= LATEST_MS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{name} must be Unix ms or ISO 8601 with an offset, got {value!r}")
-    return round(moment.timestamp() * 1000)
+                            f"{name} {value[:64]!r} is out of range (years 1 to 9999)")
+    return at_ms
 
 
 @router.get("/{session_id}/vitals")

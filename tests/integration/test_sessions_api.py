@@ -95,3 +95,16 @@ async def test_session_phases_baseline_overrides_and_audit(
         ("raised", None, None), ("cleared", "nurse-ana", "session ended")]
     assert alarm["history"][0]["value"] == 95
     assert not [a for a in open_alarms if a["session_id"] == sid]
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "99999999999999999999999", "-99999999999999999999",
+                                   "1e9", "10000-01-01T00:00:00+00:00", "²"])
+async def test_bad_from_and_to_are_a_422_naming_the_parameter(
+    monitor: RunningMonitor, value: str
+) -> None:
+    session_id = await monitor.open_session("chair-3")
+    async with monitor.api() as http:
+        for name in ("from", "to"):
+            response = await http.get(f"/api/sessions/{session_id}/vitals?{name}={value}")
+            assert response.status_code == 422, (name, value, response.text)
+            assert name in response.json()["detail"]
