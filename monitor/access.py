@@ -18,7 +18,7 @@ from monitor.auth import (
 from monitor.pipeline import now_ms
 from monitor.settings import Settings, SettingsError
 
-REFRESH_S: Final = 5.0
+REFRESH_S: Final = 2.0
 DEMO_PREFIX: Final = "demo-"
 
 

@@ -21,6 +21,8 @@ socket_router = APIRouter()
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+TOKEN_CHECK_S = 1.0
+"""How often an open board socket checks that its token is still in force."""
 
 
 class Pause(BaseModel):
@@ -124,15 +126,28 @@ async def board_socket(websocket: WebSocket) -> None:
             while True:
                 await websocket.receive_text()
 
+    async def keep_signed_in() -> None:
+        # A token revoked (or no longer in force) ends its screens within seconds;
+        # every role may watch the board, so a change of role leaves it open.
+        while context.tokens.lookup(token) is not None:  # noqa: ASYNC110 - the registry also
+            await asyncio.sleep(TOKEN_CHECK_S)  # changes from other processes: nothing to await
+
     sender = asyncio.create_task(send(), name="ws-send")
     receiver = asyncio.create_task(receive(), name="ws-receive")
+    signed_in = asyncio.create_task(keep_signed_in(), name="ws-token")
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({sender, receiver, signed_in}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         context.hub.disconnect(client)
-        for task in (sender, receiver):
+        for task in (sender, receiver, signed_in):
             task.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
+        await asyncio.gather(sender, receiver, signed_in, return_exceptions=True)
+    if signed_in.done() and not signed_in.cancelled():
+        context.counters.auth_failures += 1
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await websocket.close(code=POLICY_VIOLATION, reason="token revoked")
+        return
     if sender.done() and not sender.cancelled() and isinstance(sender.exception(), TimeoutError):
         # A screen that takes nothing for this long is stuck: let it go (it
         # reconnects and gets a fresh snapshot when it is able to).

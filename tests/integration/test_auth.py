@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -116,3 +119,31 @@ async def test_a_token_in_a_query_string_is_never_logged(
     assert "WebSocket /ws/board?token=<redacted>" in text  # uvicorn did log the URL...
     assert secret not in text  # ...but not the token
     assert "wrong-token-value" not in text
+
+
+@pytest.mark.parametrize("how", ["api", "another process"])
+async def test_a_revoked_tokens_board_socket_is_closed_within_5_s(
+    monitor: RunningMonitor, how: str
+) -> None:
+    async with monitor.api() as admin:
+        issued = (await admin.post("/api/tokens", json={"name": "wall-2", "role": "viewer"})).json()
+    async with websockets.connect(monitor.ws_url(issued["token"])) as socket:
+        assert json.loads(await socket.recv())["type"] == "snapshot"
+        revoked = time.monotonic()
+        if how == "api":
+            async with monitor.api() as admin:
+                assert (await admin.delete(f"/api/tokens/{issued['id']}")).status_code == 204
+        else:  # what `monitor token revoke` does: a row in the shared database
+            with monitor.db() as db:
+                db.execute("UPDATE tokens SET revoked_ms = 1 WHERE id = ?", (issued["id"],))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(read_all(socket), 5)
+    assert time.monotonic() - revoked < 5
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "token revoked")
+
+
+async def read_all(socket: websockets.ClientConnection) -> None:
+    """Read frames until the socket closes."""
+    while True:
+        await socket.recv()
