@@ -35,8 +35,17 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+NS_PER_MS: Final = 1_000_000
+
+
 def line(stored: StoredReading) -> str | None:
-    """One reading in line protocol (None if it carries no value)."""
+    """One reading in line protocol, time in ns (None if it carries no value).
+
+    InfluxDB keeps one point per series and timestamp, and a device may send
+    two readings in one millisecond. The reading's seq (mod 10^6) is the
+    sub-millisecond part of its time, so both are kept; a redelivery (same
+    seq, same ts) still lands on the same point.
+    """
     reading = stored.reading
     tags = [f"site={_tag(reading.bed.site)}", f"bed={_tag(reading.bed.bed)}"]
     if stored.session_id:
@@ -50,7 +59,14 @@ def line(stored: StoredReading) -> str | None:
     if reading.flags:
         flags = json.dumps(reading.flags).replace("\\", "\\\\").replace('"', '\\"')
         fields.append(f'flags="{flags}"')
-    return f"{MEASUREMENT},{','.join(tags)} {','.join(fields)} {reading.ts_ms}"
+    at_ns = reading.ts_ms * NS_PER_MS + reading.seq % NS_PER_MS
+    return f"{MEASUREMENT},{','.join(tags)} {','.join(fields)} {at_ns}"
+
+
+def _in_ns(point: str) -> str:
+    """The point with its time in ns (one an earlier version queued in ms is widened)."""
+    head, _, at = point.rpartition(" ")
+    return point if len(at.lstrip("-")) > 13 else f"{head} {int(at) * NS_PER_MS}"
 
 
 class InfluxVitals:
@@ -113,14 +129,14 @@ class InfluxVitals:
         return len(lines)
 
     async def write_lines(self, lines: Sequence[str]) -> None:
-        """Write points given in line protocol (precision ms) in one request.
+        """Write points given in line protocol (time in ns, or ms from an older outbox).
 
         Raises:
             StoreUnavailableError: The server did not take them.
         """
         if lines:
-            await self._call("POST", "/write", params={"db": self._database, "precision": "ms"},
-                             content="\n".join(lines).encode())
+            await self._call("POST", "/write", params={"db": self._database, "precision": "ns"},
+                             content="\n".join(_in_ns(point) for point in lines).encode())
 
     async def query(self, influxql: str) -> list[dict[str, Any]]:
         """Rows of an InfluxQL query (epoch ms), as dicts.

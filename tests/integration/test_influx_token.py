@@ -34,9 +34,11 @@ async def test_a_token_is_sent_as_influxdb_expects_and_lines_are_escaped() -> No
         reading = Reading(BedRef("site a", "bed,1"), "mon=7", 3, "t", 1795269787250,
                           {"hr": 72.0}, {"hr": "artifact"})
         await influx.write([StoredReading(reading, "s1", 0)])
+        await influx.write_lines(["vitals,site=a,bed=b hr=70.0,seq=9i 1795269787250"])
         await influx.close()
-    [(authorization, params, body)] = seen
+    [(authorization, params, body), (_, _, queued_before)] = seen
+    assert queued_before == b"vitals,site=a,bed=b hr=70.0,seq=9i 1795269787250000000"
     assert authorization == "Token secret-token"
-    assert params == {"db": "infusion", "precision": "ms"}
+    assert params == {"db": "infusion", "precision": "ns"}
     assert body == (b'vitals,site=site\\ a,bed=bed\\,1,session_id=s1,device_id=mon\\=7 '
-                    b'hr=72.0,seq=3i,flags="{\\"hr\\": \\"artifact\\"}" 1795269787250')
+                    b'hr=72.0,seq=3i,flags="{\\"hr\\": \\"artifact\\"}" 1795269787250000003')

@@ -264,3 +264,24 @@ async def test_shutdown_ships_the_outbox_before_exit(
     finally:
         await reader.close()
     assert len(stored) == len(sent) == 150
+
+
+@pytest.mark.parametrize("store", ["sqlite", "influx"])
+async def test_two_readings_of_one_device_in_one_millisecond_are_both_kept(
+    monitor_settings: Settings, mosquitto: Mosquitto, influx: Influx, site: str, store: str
+) -> None:
+    async with monitor_running(with_store(monitor_settings, store, influx), site) as monitor:
+        session_id = await monitor.open_session("chair-7")
+        ts = "2026-11-21T14:03:07.250Z"
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as mqtt:
+            for seq, hr in ((1, 72.0), (2, 130.0)):
+                await mqtt.publish(f"infusion/{site}/chair-7/vitals", json.dumps({
+                    "v": 1, "device_id": "mon-7", "seq": seq, "ts": ts, "vitals": {"hr": hr},
+                }).encode(), qos=1)
+
+        async def both() -> bool:
+            return len(await stored(monitor, session_id)) == 2
+        await eventually(both)
+        readings = await stored(monitor, session_id)
+    assert sorted((r["seq"], r["vitals"]["hr"]) for r in readings) == [(1, 72.0), (2, 130.0)]
+    assert {r["ts"] for r in readings} == {ts}
