@@ -24,7 +24,6 @@ from pydantic import SecretStr
 from device_sim.cli import chair_specs
 from device_sim.device import SimulatedMonitor
 from device_sim.runner import run_devices
-from monitor.adapters.mqtt import BrokerAddress
 from monitor.service import Started, run_monitor
 from monitor.settings import Settings
 from tests.servers import mosquitto, stuck_screen
@@ -45,7 +44,7 @@ async def phase(started: Started, broker_url: str, chairs: int, seconds: int,
         screen = await stack.enter_async_context(websockets.connect(url, max_size=None))
         await screen.recv()
         publishing = asyncio.create_task(run_devices(
-            BrokerAddress.parse(broker_url), devices, connections=5, duration_s=seconds))
+            broker_url, devices, connections=5, duration_s=seconds))
         began = time.monotonic()
         while not publishing.done() or time.monotonic() - began < seconds + 1:
             try:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from device_sim.broker import Broker
 from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.lifecycle import ApiSessions, SessionDriver
 from device_sim.replay import RecordingError, load, replay
 from device_sim.runner import run_devices
 from device_sim.scenarios import SCENARIOS
-from monitor.adapters.mqtt import BrokerAddress
 
 DRIVE_EVERY_S = 0.5
 
@@ -74,14 +74,14 @@ async def _drive(url: str, token: str | None, devices: list[SimulatedMonitor]) -
             await asyncio.sleep(DRIVE_EVERY_S)
 
 
-async def _simulate(args: argparse.Namespace, address: BrokerAddress) -> None:
+async def _simulate(args: argparse.Namespace) -> None:
     default, mix = read_mix(args.mix) if args.mix else (args.scenario, {})
     specs = chair_specs(args.site, args.beds, args.seed, scenario=default, mix=mix,
                         nibp_cycle_s=args.nibp_cycle)
     devices = [SimulatedMonitor(spec, use_senml=args.senml) for spec in specs]
     async with asyncio.TaskGroup() as group:
         running = group.create_task(run_devices(
-            address, devices, speed=args.speed, qos=args.qos, connections=args.connections,
+            args.broker, devices, speed=args.speed, qos=args.qos, connections=args.connections,
             duration_s=args.duration,
         ))
         if args.drive_api:
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        address = BrokerAddress.parse(args.broker)
+        Broker.parse(args.broker)
     except ValueError as error:
         raise SystemExit(f"device-sim: {error}") from None
     with contextlib.suppress(KeyboardInterrupt):
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
                 records = load(args.replay)
             except (OSError, RecordingError) as error:
                 raise SystemExit(f"device-sim: {error}") from None
-            sent = asyncio.run(replay(address, records, site=args.site, bed=args.replay_bed,
+            sent = asyncio.run(replay(args.broker, records, site=args.site, bed=args.replay_bed,
                                       speed=args.speed, qos=args.qos, retime=not args.keep_ts))
             logging.getLogger(__name__).info("replayed %d readings", sent)
         else:
-            asyncio.run(_simulate(args, address))
+            asyncio.run(_simulate(args))

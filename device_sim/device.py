@@ -11,12 +11,26 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import numpy as np
 
 from device_sim.physiology import NIBP_CYCLE_S, SESSION_S, Body, Patient
 from device_sim.scenarios import Scenario
-from monitor.domain.readings import UNITS
+
+VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map")
+"""Every vital this device measures, by the name it sends."""
+
+UNITS: Final = {
+    "hr": "/min",
+    "rr": "/min",
+    "spo2": "%",
+    "sbp": "mm[Hg]",
+    "dbp": "mm[Hg]",
+    "map": "mm[Hg]",
+    "etco2": "mm[Hg]",
+}
+"""UCUM unit of each vital, as the device labels it in SenML."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import math
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from device_sim.device import iso
-from monitor.adapters import mqtt_wire as wire
-from monitor.adapters.mqtt import BrokerAddress, publishing
-from monitor.domain.readings import VITALS
+from device_sim.broker import PUBLISH_TIMEOUT_S, Broker
+from device_sim.device import VITALS, iso
+
+REPLAY_INFLIGHT = 1000
+"""QoS 1 readings that may await PUBACK at once when a fast replay sends them together."""
 
 
 class RecordingError(ValueError):
@@ -66,7 +68,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 async def replay(
-    address: BrokerAddress,
+    broker_url: str,
     records: list[dict[str, Any]],
     *,
     site: str,
@@ -74,30 +76,51 @@ async def replay(
     speed: float = 1.0,
     qos: int = 1,
     retime: bool = True,
+    ca_file: str | None = None,
 ) -> int:
     """Publish the recording to ``site``/``bed``; returns how many readings were sent.
 
     With ``retime`` each reading is stamped with the time it is sent, so the
-    board shows it as live; otherwise it keeps its recorded ``ts``.
+    board shows it as live; otherwise it keeps its recorded ``ts``. Readings
+    due at the same moment are published together, in order, and their
+    PUBACKs awaited together.
+
+    Raises:
+        ValueError: ``broker_url`` is not a broker URL.
     """
+    broker = Broker.parse(broker_url)
     if not records:
         return 0
     topic = f"infusion/{site}/{bed}/vitals"
     first_ms, started = records[0]["_ms"], time.monotonic()
-    async with publishing(address, f"replay-{uuid.uuid4().hex[:12]}") as connection:
-        for record in records:
-            delay = started + (record["_ms"] - first_ms) / 1000 / speed - time.monotonic()
+
+    def due(record: dict[str, Any]) -> float:
+        return started + float(record["_ms"] - first_ms) / 1000 / speed
+
+    def payload(record: dict[str, Any]) -> bytes:
+        reading = {key: value for key, value in record.items() if key != "_ms"}
+        reading["v"] = 1
+        if retime:
+            reading["ts"] = iso(time.time())
+        return json.dumps(reading).encode()
+
+    client = broker.client(f"replay-{uuid.uuid4().hex[:12]}", max_inflight=REPLAY_INFLIGHT,
+                           ca_file=ca_file)
+    async with client:
+        index = 0
+        while index < len(records):
+            delay = due(records[index]) - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            reading = {key: value for key, value in record.items() if key != "_ms"}
-            reading["v"] = 1
-            if retime:
-                reading["ts"] = iso(time.time())
-            packet_id = connection.packet_id() if qos else 0
-            packet = wire.publish(topic, json.dumps(reading).encode(), qos=qos,
-                                  packet_id=packet_id, v5=False)
-            if packet_id:
-                await connection.send(packet_id, packet)
-            else:
-                connection.write(packet)
+            now = time.monotonic()
+            batch = [records[index]]
+            index += 1
+            while index < len(records) and due(records[index]) <= now:
+                batch.append(records[index])
+                index += 1
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await asyncio.gather(*(
+                    client.publish(topic, payload(record), qos=qos, timeout=math.inf)
+                    for record in batch
+                ))
     return len(records)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 
+import aiomqtt
+
+from device_sim.broker import PUBLISH_TIMEOUT_S, Broker, BrokerErrors, cut
 from device_sim.device import Cut, Emission, Publish, Reconnect, SimulatedMonitor
-from monitor.adapters import mqtt_wire as wire
-from monitor.adapters.mqtt import BrokerAddress, Connection, publishing
 
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
 MIN_SLOT_S = 0.005
+SHARED_INFLIGHT = 1000
+"""QoS 1 messages a shared connection may have awaiting PUBACK (paho's default is 20)."""
 
 
 @dataclass(slots=True)
@@ -39,7 +43,7 @@ class _Group:
 
     def __init__(
         self,
-        address: BrokerAddress,
+        broker: Broker,
         devices: list[SimulatedMonitor],
         phases: list[float],
         *,
@@ -47,8 +51,10 @@ class _Group:
         speed: float,
         qos: int,
         stats: RunStats,
+        ca_file: str | None = None,
     ) -> None:
-        self._address = address
+        self._broker = broker
+        self._ca_file = ca_file
         self._devices = devices
         self._name = name
         self._interval_s = 1.0 / speed
@@ -64,11 +70,14 @@ class _Group:
             by_slot.setdefault(int(phase * slots), []).append(device)
         self._slots = [(slot * self._interval_s / slots, by_slot[slot]) for slot in sorted(by_slot)]
 
-    def _will(self) -> wire.Will | None:
+    def _client(self) -> aiomqtt.Client:
+        """A client for the group: a lone chair has its last will, a shared one a wide window."""
         if self._single is None:
-            return None
+            return self._broker.client(self._name, max_inflight=SHARED_INFLIGHT,
+                                       ca_file=self._ca_file)
         offline = self._single.status("offline", time.time())
-        return wire.Will(offline.topic, offline.payload)
+        will = aiomqtt.Will(offline.topic, offline.payload, qos=1, retain=True)
+        return self._broker.client(self._name, will=will, ca_file=self._ca_file)
 
     def _step(self) -> list[Emission]:
         return [emission for device in self._devices for emission in device.step(time.time)]
@@ -84,54 +93,77 @@ class _Group:
         self._tick += 1
         await self._at(0.0)
 
-    async def _one_tick(self, connection: Connection) -> bool:
-        """Step every chair at its phase and publish; False if the network was cut."""
-        acks: list[asyncio.Future[wire.Packet]] = []
-        for offset_s, devices in self._slots:
-            await self._at(offset_s)
-            emissions = [e for device in devices for e in device.step(time.time)]
-            if any(isinstance(e, Cut) for e in emissions):
-                _cut(connection)
-                return False
-            acks += self._send(connection, [e for e in emissions if isinstance(e, Publish)])
-        await asyncio.gather(*acks)
+    async def _one_tick(self, client: aiomqtt.Client) -> bool:
+        """Step every chair at its phase and publish; False if the network was cut.
+
+        Each slot's publishes go out together at its phase; their PUBACKs are
+        awaited together, all slots' at the end of the tick, so a broker that
+        holds back a PUBACK (Mosquitto does not set TCP_NODELAY) does not hold
+        back the next slot.
+        """
+        sending: list[asyncio.Future[list[None]]] = []
+        sent = 0
+        try:
+            for offset_s, devices in self._slots:
+                await self._at(offset_s)
+                emissions = [e for device in devices for e in device.step(time.time)]
+                if any(isinstance(e, Cut) for e in emissions):
+                    cut(client)
+                    return False
+                messages = [e for e in emissions if isinstance(e, Publish)]
+                if messages:
+                    sending.append(self._publish(client, messages))
+                    sent += len(messages)
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await asyncio.gather(*sending)
+        finally:
+            _settle(sending)
+        self._stats.published += sent
         return True
 
-    def _send(self, connection: Connection, messages: list[Publish]) -> list[
-        asyncio.Future[wire.Packet]
-    ]:
-        """Publish in one write; the futures of the broker's PUBACKs (QoS 1)."""
-        packets, acks = [], []
-        for message in messages:
-            packet_id = connection.packet_id() if self._qos else 0
-            if packet_id:
-                acks.append(connection.expect(packet_id))
-            packets.append(wire.publish(message.topic, message.payload, qos=self._qos,
-                                        packet_id=packet_id, v5=False, retain=message.retain))
-        connection.write(b"".join(packets))
+    def _publish(
+        self, client: aiomqtt.Client, messages: list[Publish]
+    ) -> asyncio.Future[list[None]]:
+        """Publish together; the future is done when the broker has acknowledged them all."""
+        return asyncio.gather(*(
+            client.publish(message.topic, message.payload, qos=self._qos,
+                           retain=message.retain, timeout=math.inf)
+            for message in messages
+        ))
+
+    async def _send(self, client: aiomqtt.Client, messages: list[Publish]) -> None:
+        """Publish together and wait for the broker's PUBACKs (QoS 1) of them all."""
+        if not messages:
+            return
+        sending = self._publish(client, messages)
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await sending
+        finally:
+            _settle([sending])
         self._stats.published += len(messages)
-        return acks
 
     async def run(self, ticks: int | None) -> None:
         """Publish until cancelled, or for ``ticks`` simulated seconds."""
         while ticks is None or self._tick < ticks:
-            cut = False
+            was_cut = False
             try:
-                async with publishing(self._address, self._name, will=self._will()) as connection:
+                async with self._client() as client:
                     first = [self._single.status("online", time.time())] if self._single else []
-                    await asyncio.gather(*self._send(connection, first + self._backlog))
+                    await self._send(client, first + self._backlog)
                     self._backlog = []
                     while ticks is None or self._tick < ticks:
-                        if not await self._one_tick(connection):
-                            cut = True
+                        if not await self._one_tick(client):
+                            was_cut = True
                             break
                         self._stats.ticks += 1
                         await self._pace()
-            except (OSError, TimeoutError) as error:
-                if not cut:
-                    log.warning("%s: %s; reconnecting", self._name, error)
+            except BrokerErrors as error:
+                if not was_cut:
+                    log.warning("%s: %s; reconnecting", self._name,
+                                error or type(error).__name__)
                     await asyncio.sleep(RECONNECT_S)
-            if cut:
+            if was_cut:
                 await self._offline(ticks)
 
     async def _offline(self, ticks: int | None) -> None:
@@ -145,14 +177,17 @@ class _Group:
                 return
 
 
-def _cut(connection: Connection) -> None:
-    """Drop the connection without DISCONNECT, as a pulled cable would."""
-    if connection.transport is not None:
-        connection.transport.abort()
+def _settle(sending: list[asyncio.Future[list[None]]]) -> None:
+    """Cancel publishes still awaiting PUBACK (cut or failed); failures are retrieved."""
+    for future in sending:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 async def run_devices(
-    address: BrokerAddress,
+    broker_url: str,
     devices: list[SimulatedMonitor],
     *,
     speed: float = 1.0,
@@ -160,8 +195,17 @@ async def run_devices(
     connections: int | None = None,
     duration_s: int | None = None,
     stats: RunStats | None = None,
+    ca_file: str | None = None,
 ) -> RunStats:
-    """Run the devices, each on its own connection unless ``connections`` groups them."""
+    """Run the devices, each on its own connection unless ``connections`` groups them.
+
+    ``broker_url`` is ``mqtt[s]://[user:pass@]host[:port]``; ``ca_file`` the CA
+    bundle to trust for ``mqtts`` (the system's if not given).
+
+    Raises:
+        ValueError: ``broker_url`` is not a broker URL.
+    """
+    broker = Broker.parse(broker_url)
     stats = stats or RunStats()
     count = len(devices) if connections is None else max(1, min(connections, len(devices)))
     async with asyncio.TaskGroup() as task_group:
@@ -169,7 +213,7 @@ async def run_devices(
             group = devices[index::count]
             phases = [position / len(devices) for position in range(index, len(devices), count)]
             name = f"sim-{group[0].spec.device_id}" if len(group) == 1 else f"sim-group-{index}"
-            runner = _Group(address, group, phases, name=name, speed=speed, qos=qos,
-                            stats=stats)
+            runner = _Group(broker, group, phases, name=name, speed=speed, qos=qos,
+                            stats=stats, ca_file=ca_file)
             task_group.create_task(runner.run(duration_s), name=name)
     return stats

@@ -13,7 +13,6 @@ from typing import Final
 from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.lifecycle import SessionDriver
 from device_sim.runner import run_devices
-from monitor.adapters.mqtt import BrokerAddress
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import as_phase
 from monitor.service import Started
@@ -52,7 +51,6 @@ async def _drive(sessions: SessionService, devices: list[SimulatedMonitor]) -> N
 async def run_demo(started: Started, specs: list[ChairSpec], speed: float) -> None:
     """Run the simulated chairs and their sessions until cancelled."""
     devices = [SimulatedMonitor(spec) for spec in specs]
-    address = BrokerAddress.parse(started.broker_url)
     async with asyncio.TaskGroup() as group:
-        group.create_task(run_devices(address, devices, speed=speed), name="demo-chairs")
+        group.create_task(run_devices(started.broker_url, devices, speed=speed), name="demo-chairs")
         group.create_task(_drive(started.sessions, devices), name="demo-sessions")

@@ -14,7 +14,6 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from device_sim.cli import chair_specs
 from device_sim.device import SimulatedMonitor
 from device_sim.runner import run_devices
-from monitor.adapters.mqtt import BrokerAddress
 from monitor.settings import Settings
 from tests.integration.conftest import (
     Mosquitto,
@@ -55,7 +54,7 @@ async def board(browser: Browser, url: str, token: str) -> Page:
 @contextlib.asynccontextmanager
 async def chairs(mosquitto: Mosquitto, site: str, count: int) -> AsyncIterator[None]:
     devices = [SimulatedMonitor(spec) for spec in chair_specs(site, count, seed=2)]
-    task = asyncio.create_task(run_devices(BrokerAddress.parse(mosquitto.url), devices))
+    task = asyncio.create_task(run_devices(mosquitto.url, devices))
     try:
         yield
     finally:

@@ -17,7 +17,6 @@ from device_sim.lifecycle import ApiSessions, SessionDriver
 from device_sim.replay import load, replay
 from device_sim.runner import run_devices
 from device_sim.scenarios import DROP_S
-from monitor.adapters.mqtt import BrokerAddress
 from tests.integration.conftest import Mosquitto, RunningMonitor, eventually
 
 pytestmark = pytest.mark.integration
@@ -33,7 +32,7 @@ async def test_device_drop_makes_the_broker_publish_the_retained_offline_status(
     async with aiomqtt.Client("127.0.0.1", mosquitto.port) as watcher:
         await watcher.subscribe(device.status_topic, qos=1)
         run = asyncio.create_task(run_devices(
-            BrokerAddress.parse(mosquitto.url), [device], speed=50, duration_s=200))
+            mosquitto.url, [device], speed=50, duration_s=200))
         async with asyncio.timeout(20):
             async for message in watcher.messages:
                 states.append(json.loads(message.payload)["state"])
@@ -57,7 +56,7 @@ async def test_senml_chairs_driven_through_the_api_reach_the_monitor(
         driver = SessionDriver(ApiSessions(http))
         for device in devices:
             await driver.follow(device)
-        await run_devices(BrokerAddress.parse(mosquitto.url), devices, speed=20, duration_s=40)
+        await run_devices(mosquitto.url, devices, speed=20, duration_s=40)
         for device in devices:
             await driver.follow(device)
         sessions = (await http.get("/api/sessions", params={"open": "true"})).json()["sessions"]
@@ -85,7 +84,7 @@ async def test_a_recording_replays_into_the_monitor(
     async with monitor.api() as http:
         session = (await http.post("/api/sessions", json={
             "site": monitor.site, "bed": "replayed", "patient_ref": "p-r"})).json()
-        sent = await replay(BrokerAddress.parse(mosquitto.url), load(recording),
+        sent = await replay(mosquitto.url, load(recording),
                             site=monitor.site, bed="replayed", speed=100)
 
         async def stored() -> bool:
@@ -103,7 +102,7 @@ async def test_chairs_sharing_connections_send_spread_over_the_second(
     async with aiomqtt.Client("127.0.0.1", mosquitto.port) as watcher:
         await watcher.subscribe(f"infusion/{site}/+/vitals", qos=1)
         run = asyncio.create_task(run_devices(
-            BrokerAddress.parse(mosquitto.url), devices, connections=2, duration_s=2))
+            mosquitto.url, devices, connections=2, duration_s=2))
         async with asyncio.timeout(10):
             async for message in watcher.messages:
                 reading = json.loads(message.payload)
