@@ -152,6 +152,7 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
         queue_size=settings.ingest_queue_size, to_outbox=influx_line if influx else None,
     )
     system = SystemAlarms(alarms, writer)
+    ingest.report = system.broker_event
     vitals: VitalsStore = influx or store
     shipper = None
     if influx is not None:
@@ -172,7 +173,8 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
         reports=Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source())),
         processor=Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
                             sessions=open_sessions, counters=counters,
-                            tracker=SequenceTracker()),
+                            tracker=SequenceTracker(),
+                            gap_alarm_readings=settings.gap_alarm_readings),
     )
     await _restore(parts)
     return parts

@@ -293,7 +293,9 @@ class Processor:
         sessions: OpenSessions,
         counters: Counters,
         tracker: SequenceTracker,
+        gap_alarm_readings: int = 10,
     ) -> None:
+        self._gap_alarm_readings = gap_alarm_readings
         self._inbox = inbox
         self._writer = writer
         self._sink = sink
@@ -374,6 +376,13 @@ class Processor:
         self._sink.publish(reading_message(reading, session_id, received_ms))
         if engine is not None:
             pending.events = engine.on_reading(reading, received_ms, late=verdict.late)
+            if verdict.missing > self._gap_alarm_readings:
+                span = (f"device {reading.device_id} skipped seq {reading.seq - verdict.missing}"
+                        f"-{reading.seq - 1} ({verdict.missing} readings never arrived)")
+                log.warning("data gap at %s: %s", reading.bed.key, span)
+                pending.events = [*pending.events, *(
+                    replace(event, detail=span)
+                    for event in engine.data_gap(verdict.missing, received_ms))]
 
     def _conflict(
         self, reading: Reading, owner: BedRef, message: Inbound, pending: Pending

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
         default=None, gt=0,
         description="prune raw readings older than this (reports are kept); unset: keep all",
     )
+    gap_alarm_readings: int = Field(
+        default=10, ge=1,
+        description="a seq gap of more readings than this raises data_gap on the bed")
     dead_letters_max_rows: int = Field(
         default=10_000, ge=1, description="dead letters kept at most (the oldest are pruned)")
     dead_letters_max_bytes: int = Field(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from monitor.domain.alarms import Alarm, AlarmEvent, new_alarm_id
 from monitor.domain.limits import Priority
@@ -108,9 +109,19 @@ class SystemAlarms:
 
     def storage_failed(self, problem: str | None) -> None:
         """Commits fail (``problem``), or work again (None): ``storage_failed``, high."""
-        task = asyncio.get_running_loop().create_task(
-            self.set("storage_failed", "high", problem is not None, problem or "storing works"),
-            name="storage-failed")
+        self._soon(self.set("storage_failed", "high", problem is not None,
+                            problem or "storing works"), "storage-failed")
+
+    def broker_event(self, code: str, detail: str) -> None:
+        """Raise a broker's event as a high alarm that stands until acknowledged.
+
+        That is ``broker_session_lost`` (the broker lost the monitor's session)
+        or ``mqtt_taken_over`` (it gave the session to another client).
+        """
+        self._soon(self.event(code, "high", detail), code)
+
+    def _soon(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._recording.add(task)
         task.add_done_callback(self._recording.discard)
 

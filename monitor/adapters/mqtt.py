@@ -1,13 +1,19 @@
-"""MQTT ingest: a persistent QoS 1 subscription whose messages are acknowledged late.
+"""MQTT ingest on paho-mqtt 2.x: a persistent QoS 1 subscription acknowledged after the commit.
 
-The monitor speaks MQTT itself (packets in :mod:`monitor.adapters.mqtt_wire`)
-on an asyncio protocol: each chunk the socket gives is split into packets in
-one pass and the readings go straight to the inbox, with no thread, no call
-per byte and no task per message. A message is acknowledged only when
-:meth:`MqttIngest.ack` is called, after the message's batch is committed, so
+paho's ``Client(manual_ack=True)`` keeps every PUBLISH unacknowledged until
+:meth:`MqttIngest.ack` is called, after the batch holding it is committed, so
 a monitor killed in between gets the message again from the broker (the
-session is persistent: clean start off). Acknowledgements of a batch go out
-in one write.
+session is persistent: clean start off). paho runs on the service's event
+loop, as aiomqtt drives it: its socket is watched with ``add_reader`` and
+``add_writer``, and ``loop_misc`` runs once a second for keep-alive. A new
+paho client is made for every connection, so an acknowledgement can never go
+out on a connection other than the one its message came on.
+
+What the broker says is heard: session-present 0 for a session the monitor
+had (``broker_session_lost``), a DISCONNECT "session taken over"
+(``mqtt_taken_over``), refused subscriptions, and PUBACK reason codes of the
+monitor's own publishes. MQTT 5 is the default, with Receive Maximum as the
+backpressure window and a Maximum Packet Size the broker must respect.
 """
 
 from __future__ import annotations
@@ -16,22 +22,37 @@ import asyncio
 import contextlib
 import logging
 import random
+import select
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from monitor.adapters import mqtt_wire as wire
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S: Final = 0.2
 BACKOFF_MAX_S: Final = 15.0
+GOOD_SESSION_S: Final = 10.0
+"""A connection that lasted this long resets the reconnect backoff."""
 CONNECT_TIMEOUT_S: Final = 10.0
 PUBLISH_TIMEOUT_S: Final = 5.0
 KEEPALIVE_S: Final = 30
+MAX_PACKET_BYTES: Final = 16 * 1024 * 1024
+"""Announced to the broker (MQTT 5): larger messages are dropped there. Smaller ones
+that are still no reading (over 64 KiB) are taken, dead-lettered and acknowledged."""
+READS_PER_WAKEUP: Final = 256
+SESSION_TAKEN_OVER: Final = 0x8E
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +89,15 @@ class BrokerAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class AckToken:
+    """What acknowledging a message needs: its id on the connection it came on."""
+
+    connection: int
+    mid: int
+    qos: int
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """A message taken from the broker, not yet acknowledged."""
 
@@ -77,195 +107,15 @@ class Inbound:
     ack: AckToken
 
 
-@dataclass(frozen=True, slots=True)
-class AckToken:
-    """What acknowledging a message needs: its id on the connection it came on."""
-
-    connection: int
-    mid: int
-    qos: int
-
-
 class BrokerError(ConnectionError):
     """The broker refused us, broke the protocol, or the connection was lost."""
-
-
-OnPublish = Callable[[wire.Packet, int], None]
-
-
-class Connection(asyncio.Protocol):
-    """One connection to the broker: reads packets; a PUBLISH goes to ``on_publish``.
-
-    ``on_publish`` gets the packet and the Unix ms it arrived at.
-    """
-
-    def __init__(self, address: BrokerAddress, on_publish: OnPublish | None = None) -> None:
-        self.address = address
-        self._on_publish = on_publish
-        self.transport: asyncio.Transport | None = None
-        self._reader = wire.PacketReader()
-        self._replies: dict[int, asyncio.Future[wire.Packet]] = {}
-        loop = asyncio.get_running_loop()
-        self.connack: asyncio.Future[wire.Packet] = loop.create_future()
-        self.closed: asyncio.Future[str] = loop.create_future()
-        self.taking = True
-        self.number = 0
-        self.last_heard = time.monotonic()
-        self._next_id = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """asyncio: the TCP (or TLS) connection is up."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """asyncio: the connection is gone; whatever waits for a reply fails."""
-        reason = f"connection lost ({exc!r})" if exc else "connection closed by the broker"
-        self.close(reason)
-
-    def close(self, reason: str) -> None:
-        """Close the connection, failing whatever waits for a reply."""
-        if not self.closed.done():
-            self.closed.set_result(reason)
-        for future in [self.connack, *self._replies.values()]:
-            if not future.done():
-                future.set_exception(BrokerError(reason))
-        self._replies.clear()
-        if self.transport is not None:
-            self.transport.close()
-
-    def write(self, data: bytes) -> None:
-        """Send bytes, if the connection is still open."""
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def packet_id(self) -> int:
-        """A packet id (1..65535) not waiting for a reply.
-
-        Raises:
-            BrokerError: All 65,535 are waiting.
-        """
-        for _ in range(65535):
-            self._next_id = self._next_id % 65535 + 1
-            if self._next_id not in self._replies:
-                return self._next_id
-        raise BrokerError("every packet id is waiting for the broker's reply")
-
-    def expect(self, packet_id: int) -> asyncio.Future[wire.Packet]:
-        """A future for the reply (PUBACK, SUBACK) that will carry ``packet_id``."""
-        future: asyncio.Future[wire.Packet] = asyncio.get_running_loop().create_future()
-        self._replies[packet_id] = future
-        future.add_done_callback(lambda _: self._replies.pop(packet_id, None))
-        return future
-
-    def send(self, packet_id: int, data: bytes) -> asyncio.Future[wire.Packet]:
-        """Send a packet; the future gets the reply that carries its packet id."""
-        future = self.expect(packet_id)
-        self.write(data)
-        return future
-
-    def data_received(self, data: bytes) -> None:
-        """asyncio: bytes from the broker; each whole packet is acted on at once."""
-        self.last_heard = time.monotonic()
-        received_ms = time.time_ns() // 1_000_000
-        try:
-            for packet in self._reader.feed(data):
-                if not self._handle(packet, received_ms):
-                    return
-        except (wire.ProtocolError, IndexError) as error:
-            log.error("broker %s: %s; reconnecting", self.address, error)
-            self.close(f"protocol error: {error}")
-
-    def _handle(self, packet: wire.Packet, received_ms: int) -> bool:
-        """Act on one packet; False once the broker has disconnected us."""
-        kind = packet.kind
-        if kind == wire.PUBLISH:
-            if self.taking and self._on_publish is not None:
-                self._on_publish(packet, received_ms)
-        elif kind in (wire.PUBACK, wire.SUBACK):
-            future = self._replies.get(wire.read_packet_id(packet))
-            if future is not None and not future.done():
-                future.set_result(packet)
-        elif kind == wire.CONNACK and not self.connack.done():
-            self.connack.set_result(packet)
-        elif kind == wire.DISCONNECT:
-            code = packet.body[0] if packet.body else 0
-            self.close(f"the broker disconnected us: "
-                        f"{wire.CONNACK_REASONS.get(code, f'reason 0x{code:02x}')}")
-            return False
-        elif kind != wire.PINGRESP:
-            raise wire.ProtocolError(f"unexpected packet type {kind}")
-        return True
-
-
-async def open_connection(
-    address: BrokerAddress, connect: bytes, on_publish: OnPublish | None = None,
-    *, ca_file: str | None = None,
-) -> tuple[Connection, bool]:
-    """Connect and send ``connect`` (a CONNECT packet).
-
-    Returns the connection, and whether the broker still had the session.
-
-    Raises:
-        BrokerError: The broker refused the connection.
-        OSError: The broker cannot be reached.
-        TimeoutError: No CONNACK within ``CONNECT_TIMEOUT_S``.
-    """
-    tls = ssl.create_default_context(cafile=ca_file) if address.tls else None
-    async with asyncio.timeout(CONNECT_TIMEOUT_S):
-        _, connection = await asyncio.get_running_loop().create_connection(
-            lambda: Connection(address, on_publish), address.host, address.port, ssl=tls,
-            server_hostname=address.host if tls else None)
-        try:
-            connection.write(connect)
-            present, code = wire.read_connack(await connection.connack)
-        except BaseException:
-            connection.close("not connected")
-            raise
-    if code:
-        connection.close("refused")
-        reason = wire.CONNACK_REASONS.get(code, f"reason 0x{code:02x}")
-        raise BrokerError(f"the broker refused the connection: {reason}")
-    return connection, present
-
-
-async def keep_alive(connection: Connection) -> None:
-    """PINGREQ every half keep-alive; a broker silent for 1.5 keep-alives is gone."""
-    while not connection.closed.done():
-        await asyncio.sleep(KEEPALIVE_S / 2)
-        if time.monotonic() - connection.last_heard > KEEPALIVE_S * 1.5:
-            connection.close(f"no word from the broker for {KEEPALIVE_S * 1.5:.0f} s")
-            return
-        connection.write(wire.PINGREQ_PACKET)
-
-
-@contextlib.asynccontextmanager
-async def publishing(
-    address: BrokerAddress, client_id: str, *, will: wire.Will | None = None
-) -> AsyncIterator[Connection]:
-    """A clean MQTT 3.1.1 session for publishing, kept alive, with DISCONNECT at the end.
-
-    Raises:
-        BrokerError: The broker refused the connection.
-        OSError: The broker cannot be reached.
-    """
-    connection, _ = await open_connection(address, wire.connect(
-        client_id, v5=False, keepalive_s=KEEPALIVE_S, username=address.username,
-        password=address.password, clean=True, will=will))
-    pinging = asyncio.create_task(keep_alive(connection), name="mqtt-keepalive")
-    try:
-        yield connection
-        connection.write(wire.DISCONNECT_PACKET)
-    finally:
-        pinging.cancel()
-        connection.close("done")
 
 
 class Inbox(asyncio.Queue[Inbound]):
     """The queue between the receiver and processing, held under ``limit`` messages.
 
-    The receiver pauses its socket when the inbox reaches the limit and sets
-    ``on_room``, which is called once the inbox is down to half of it.
+    The receiver stops reading its socket when the inbox reaches the limit
+    and sets ``on_room``, which is called once the inbox is down to half of it.
     """
 
     def __init__(self, limit: int) -> None:
@@ -281,14 +131,75 @@ class Inbox(asyncio.Queue[Inbound]):
         return item
 
 
+Report = Callable[[str, str], None]
+"""Told of a broker event that is a system alarm: (code, what happened)."""
+
+
+class _Link:
+    """One paho client on one connection, driven by the event loop."""
+
+    def __init__(self, client: paho.Client, number: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.number = number
+        self.loop = loop
+        self.connack: asyncio.Future[tuple[bool, ReasonCode]] = loop.create_future()
+        self.closed: asyncio.Future[str] = loop.create_future()
+        self.replies: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        self.sock: socket.socket | None = None
+        self.reading = False
+        self.writing = False
+        self.paused = False
+
+    def watch(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.resume()
+
+    def resume(self) -> None:
+        if self.sock is not None and not self.reading and not self.closed.done():
+            self.loop.add_reader(self.sock, self.read)
+            self.reading, self.paused = True, False
+
+    def pause(self) -> None:
+        if self.sock is not None and self.reading:
+            self.loop.remove_reader(self.sock)
+            self.reading, self.paused = False, True
+
+    def read(self) -> None:
+        # paho reads one packet per call; take what the socket holds in one wake-up
+        sock = self.sock
+        for _ in range(READS_PER_WAKEUP):
+            if self.client.loop_read() != paho.MQTT_ERR_SUCCESS or not self.reading:
+                return
+            pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+            if sock is None or (not pending and not select.select([sock], [], [], 0)[0]):
+                return
+
+    def want_write(self) -> None:
+        if self.sock is not None and not self.writing:
+            self.loop.add_writer(self.sock, self.client.loop_write)
+            self.writing = True
+
+    def done_writing(self) -> None:
+        if self.sock is not None and self.writing:
+            self.loop.remove_writer(self.sock)
+            self.writing = False
+
+    def forget_socket(self) -> None:
+        self.pause()
+        self.done_writing()
+        self.sock = None
+
+    def lost(self, why: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result(why)
+
+
 class MqttIngest:
     """Subscribes to vitals and status topics and feeds ``inbox``; reconnects on loss.
 
-    The inbox is held near its limit by pausing the socket (the broker keeps
-    the rest queued), give or take what one read of the socket held. With
-    MQTT 5 the broker is also asked not to have more than the limit
-    unacknowledged (Receive Maximum), but Mosquitto 2.0.11 was seen to send
-    more than that once the first acknowledgements came back.
+    The inbox is held near its limit: with MQTT 5 the broker may have at
+    most the limit unacknowledged (Receive Maximum), and the socket is not
+    read while the inbox is full (the broker keeps the rest queued).
     """
 
     def __init__(
@@ -311,8 +222,9 @@ class MqttIngest:
         ]
         self._session_expiry_s = session_expiry_s
         self._inbox = inbox
-        self._current: Connection | None = None
+        self._link: _Link | None = None
         self._connections = 0
+        self._had_session = False
         self._stop = asyncio.Event()
         self._release = asyncio.Event()
         self.connected = asyncio.Event()
@@ -320,144 +232,264 @@ class MqttIngest:
         self.idle.set()
         self.reconnects = 0
         self.pauses = 0
+        self.report: Report | None = None
+        """Told of a lost session or a takeover (the service raises a system alarm)."""
 
     async def run(self) -> None:
-        """Stay connected until :meth:`stop`, reconnecting with jittered backoff."""
+        """Stay connected until :meth:`stop`, reconnecting with jittered backoff.
+
+        The backoff starts afresh after a connection that lasted a while.
+        """
         backoff = BACKOFF_START_S
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 await self._connected_session()
                 backoff = BACKOFF_START_S
             except (OSError, TimeoutError) as error:
                 self.connected.clear()
+                if time.monotonic() - began >= GOOD_SESSION_S:
+                    backoff = BACKOFF_START_S
                 log.warning("broker %s: %s; reconnecting in %.1f s", self.address,
                             error or type(error).__name__, backoff)
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(backoff * random.uniform(0.5, 1.0)):  # noqa: S311
                         await self._stop.wait()
-                except TimeoutError:
-                    pass
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 self.reconnects += 1
 
-    async def _open(self) -> Connection:
-        """Connect and SUBSCRIBE; the connection then takes messages."""
-        self._connections += 1
-        number = self._connections
+    def _client(self) -> paho.Client:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self._client_id,
+            protocol=paho.MQTTv5 if self._v5 else paho.MQTTv311,
+            clean_session=None if self._v5 else False,
+            manual_ack=True, reconnect_on_failure=False)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(1000)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set(ca_certs=self._ca_file)
+        return client
 
-        def take(packet: wire.Packet, received_ms: int) -> None:
-            self.take(packet, received_ms, number)
-        address = self.address
-        connection, present = await open_connection(address, wire.connect(
-            self._client_id, v5=self._v5, keepalive_s=KEEPALIVE_S,
-            username=address.username, password=address.password,
-            session_expiry_s=self._session_expiry_s,
-            receive_maximum=min(self._inbox.limit, 65535)), take, ca_file=self._ca_file)
-        connection.number = number
+    async def _open(self) -> _Link:
+        """Connect and SUBSCRIBE; the link then takes messages."""
+        self._connections += 1
+        loop = asyncio.get_running_loop()
+        link = _Link(self._client(), self._connections, loop)
+        self._hook(link)
+        properties = None
+        if self._v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._session_expiry_s
+            properties.ReceiveMaximum = max(1, min(self._inbox.limit, 65535))
+            properties.MaximumPacketSize = MAX_PACKET_BYTES
+        connect = partial(link.client.connect, self.address.host, self.address.port,
+                          keepalive=KEEPALIVE_S, properties=properties,
+                          clean_start=False if self._v5 else paho.MQTT_CLEAN_START_FIRST_ONLY)
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                await self._subscribe(connection)
+                await loop.run_in_executor(None, connect)
+                present = await self._connack(link)
+                await self._subscribe(link)
         except BaseException:
-            connection.close("not subscribed")
+            self._close(link)
             raise
-        self._current = connection
+        if self._had_session and not present and self.report is not None:
+            self.report("broker_session_lost",
+                        f"{self.address} had no session for {self._client_id}: messages it "
+                        "held for the monitor while it was away are lost")
+        self._had_session = True
+        self._link = link
         log.info("subscribed to %s on %s (session %s)", ", ".join(self._topics), self.address,
                  "resumed" if present else "new")
-        return connection
+        return link
 
-    async def _subscribe(self, connection: Connection) -> None:
-        """SUBSCRIBE to every topic.
+    @staticmethod
+    async def _connack(link: _Link) -> bool:
+        """Whether the broker resumed the session.
+
+        Raises:
+            BrokerError: The broker refused the connection.
+        """
+        present, reason = await link.connack
+        if reason.is_failure:
+            raise BrokerError(f"the broker refused the connection: {reason}")
+        return present
+
+    def _hook(self, link: _Link) -> None:
+        """Set paho's callbacks for this link; all but the socket's opening run on the loop."""
+        client, loop = link.client, link.loop
+
+        def on_connect(_c: Any, _u: Any, flags: Any, reason: ReasonCode, _p: Any) -> None:  # noqa: ANN401
+            if not link.connack.done():
+                link.connack.set_result((bool(flags.session_present), reason))
+
+        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:  # noqa: ANN401
+            code = getattr(reason, "value", None)
+            if code == SESSION_TAKEN_OVER and self.report is not None:
+                self.report("mqtt_taken_over",
+                            f"another client connected to {self.address} as "
+                            f"{self._client_id!r}: the broker closed the monitor's session")
+            link.forget_socket()
+            link.lost(f"disconnected ({reason})")
+
+        def on_subscribe(_c: Any, _u: Any, mid: int, codes: list[ReasonCode], _p: Any) -> None:  # noqa: ANN401
+            reply = link.replies.pop(mid, None)
+            if reply is not None and not reply.done():
+                reply.set_result(list(codes))
+
+        def on_publish(_c: Any, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:  # noqa: ANN401
+            reply = link.replies.pop(mid, None)
+            if reply is not None and not reply.done():
+                reply.set_result([reason])
+
+        def on_message(_c: Any, _u: Any, message: paho.MQTTMessage) -> None:  # noqa: ANN401
+            self._take(link, message)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_subscribe = on_subscribe
+        client.on_publish = on_publish
+        client.on_message = on_message
+        # connect() runs in an executor thread: the socket is watched from the loop
+        def on_socket_open(_c: Any, _u: Any, sock: Any) -> None:  # noqa: ANN401 - paho's types
+            loop.call_soon_threadsafe(link.watch, sock)
+
+        client.on_socket_open = on_socket_open
+        client.on_socket_close = lambda _c, _u, _s: _on_loop(loop, link.forget_socket)
+        client.on_socket_register_write = lambda _c, _u, _s: _on_loop(loop, link.want_write)
+        client.on_socket_unregister_write = lambda _c, _u, _s: _on_loop(loop, link.done_writing)
+
+    async def _subscribe(self, link: _Link) -> None:
+        """SUBSCRIBE to every topic at QoS 1.
 
         Raises:
             BrokerError: The broker refused a subscription.
         """
-        packet_id = connection.packet_id()
-        reply = await connection.send(packet_id, wire.subscribe(
-            packet_id, [(topic, 1) for topic in self._topics], v5=self._v5))
-        codes = wire.read_suback(reply, v5=self._v5)[1]
-        refused = [topic for topic, code in zip(self._topics, codes, strict=False) if code >= 0x80]
+        options = [(topic, SubscribeOptions(qos=1) if self._v5 else 1) for topic in self._topics]
+        result, mid = link.client.subscribe(options)  # type: ignore[arg-type]
+        if mid is None:
+            raise BrokerError(f"subscribing failed: {paho.error_string(result)}")
+        reply = link.replies[mid] = link.loop.create_future()
+        codes = await reply
+        refused = [t for t, c in zip(self._topics, codes, strict=False) if c.is_failure]
         if refused:
             raise BrokerError(f"the broker refused the subscription to {', '.join(refused)}")
 
     async def _connected_session(self) -> None:
-        connection = await self._open()
+        link = await self._open()
         self.connected.set()
         self.idle.clear()
-        pinging = asyncio.create_task(keep_alive(connection), name="mqtt-keepalive")
+        misc = asyncio.create_task(self._keep_alive(link), name="mqtt-keepalive")
         stopping = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
-        waiting: set[asyncio.Future[Any]] = {connection.closed, stopping}
         try:
+            waiting: set[asyncio.Future[Any]] = {link.closed, stopping}
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            connection.taking = False
             self.idle.set()
             if not self._stop.is_set():
-                raise BrokerError(connection.closed.result())
+                raise BrokerError(link.closed.result())
+            link.pause()
             # Stay connected until what was taken in is stored and acknowledged.
             await self._release.wait()
-            connection.write(wire.DISCONNECT_PACKET)
+            link.client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await link.closed
         finally:
-            pinging.cancel()
+            misc.cancel()
             stopping.cancel()
-            connection.close("disconnected")
-            self._current = None
+            self._close(link)
+            self._link = None
             self.connected.clear()
             self.idle.set()
 
-    def take(self, packet: wire.Packet, received_ms: int, connection: int) -> None:
-        """A PUBLISH arrived: queue it for processing (the socket pauses if the inbox is full)."""
-        topic, payload, qos, packet_id = wire.read_publish(packet, v5=self._v5)
-        if qos == 2:
-            raise wire.ProtocolError("QoS 2 PUBLISH on a QoS 1 subscription")
-        inbox = self._inbox
-        inbox.put_nowait(Inbound(topic, payload, received_ms, AckToken(connection, packet_id, qos)))
-        current = self._current
-        if inbox.on_room is None and inbox.qsize() >= inbox.limit and current is not None:
-            transport = current.transport
-            if transport is not None and not transport.is_closing():
-                transport.pause_reading()
-                self.pauses += 1
+    async def _keep_alive(self, link: _Link) -> None:
+        """Run paho's keep-alive (PINGREQ, a broker gone silent) once a second.
 
-                def resume() -> None:
-                    if not transport.is_closing():
-                        transport.resume_reading()
-                inbox.on_room = resume
+        Not while the socket rests for backpressure, when paho would take the
+        unread PINGRESP for a dead broker.
+        """
+        while not link.closed.done():
+            await asyncio.sleep(1)
+            if not link.paused:
+                link.client.loop_misc()
+
+    def _close(self, link: _Link) -> None:
+        """Close the link's socket, whatever paho thinks of it (the client is not reused)."""
+        sock = link.client.socket()
+        link.forget_socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        link.lost("closed")
+        for reply in link.replies.values():
+            if not reply.done():
+                reply.set_exception(BrokerError("the connection was lost"))
+        link.replies.clear()
+
+    def _take(self, link: _Link, message: paho.MQTTMessage) -> None:
+        """A PUBLISH arrived: queue it for processing (reading pauses if the inbox is full)."""
+        topic = message._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - raw bytes: a bad topic is a dead letter, not a crash
+        inbox = self._inbox
+        inbox.put_nowait(Inbound(topic, bytes(message.payload), time.time_ns() // 1_000_000,
+                                 AckToken(link.number, message.mid, message.qos)))
+        if inbox.on_room is None and inbox.qsize() >= inbox.limit:
+            link.pause()
+            self.pauses += 1
+            inbox.on_room = link.resume
 
     def ack(self, tokens: Iterable[AckToken]) -> None:
-        """Acknowledge stored messages that came on the current connection, in one write.
+        """Acknowledge stored messages that came on the current connection.
 
         A message from an earlier connection is redelivered by the broker and
         dropped as a duplicate then.
         """
-        current = self._current
-        if current is None:
+        link = self._link
+        if link is None:
             return
-        number = current.number
-        data = b"".join(wire.puback(token.mid) for token in tokens
-                        if token.qos and token.connection == number)
-        if data:
-            current.write(data)
+        for token in tokens:
+            if token.qos and token.connection == link.number:
+                link.client.ack(token.mid, token.qos)
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the monitor's connection (for the alerts topic).
 
         Raises:
-            ConnectionError: Not connected to the broker now, or the connection was lost.
+            ConnectionError: Not connected now, the connection was lost, or the
+                broker refused the message (its PUBACK reason code says why).
             TimeoutError: The broker did not acknowledge in ``PUBLISH_TIMEOUT_S``.
         """
-        current = self._current
-        if current is None or not self.connected.is_set():
+        link = self._link
+        if link is None or not self.connected.is_set():
             raise ConnectionError(f"not connected to {self.address}")
-        packet_id = current.packet_id()
+        info = link.client.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"publishing to {topic} failed: {paho.error_string(info.rc)}")
+        reply = link.replies[info.mid] = link.loop.create_future()
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-            await current.send(packet_id, wire.publish(
-                topic, payload, qos=1, packet_id=packet_id, v5=self._v5))
+            [reason] = await reply
+        if reason.is_failure:
+            raise ConnectionError(f"the broker refused the message to {topic}: {reason}")
 
     def stop(self) -> None:
         """Stop taking messages; the connection stays up until :meth:`release`."""
         self._stop.set()
-        if self._current is not None:
-            self._current.taking = False
+        if self._link is not None:
+            self._link.pause()
 
     def release(self) -> None:
         """Everything taken in is acknowledged: disconnect."""
         self._release.set()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run ``callback`` on ``loop``: now if called on it, else as soon as it can."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback()
+    else:
+        loop.call_soon_threadsafe(callback)

@@ -49,6 +49,7 @@ TECHNICAL_PRIORITY: Final[Mapping[str, Priority]] = {
     "page_failed": "medium",
     "clock_offset": "low",
     "device_conflict": "medium",
+    "data_gap": "medium",
 }
 """Priority of each technical alarm; ``offline`` is high during infusion, else medium."""
 
@@ -57,8 +58,9 @@ CLOCK_OFFSET_MS: Final = 30_000
 """A device clock further than this from the monitor's raises ``clock_offset``..."""
 CLOCK_CONFIRM_MS: Final = 10_000
 """...once it has been so for this long (a backlog being delivered is not an offset)."""
-CONFLICT_HOLD_MS: Final = 300_000
-"""``device_conflict`` stands this long after the last reading that conflicted."""
+HOLD_MS: Final = 300_000
+"""An event-like technical alarm (``device_conflict``, ``data_gap``) stands this long after
+its last occurrence, unless it occurs again."""
 APNEA_ETCO2: Final = 5.0
 """EtCO2 below this (mmHg) with no respiratory rate is apnea."""
 
@@ -106,7 +108,7 @@ class BedEngine:
         self._failed_targets: set[str] = set()
         self._present: dict[str, Priority] = {}
         self._clock_off_since_ms: int | None = None
-        self._conflict_until_ms = 0
+        self._held_until_ms: dict[str, int] = {}
         self._follow_phase(now_ms)
 
     def _follow_phase(self, now_ms: int) -> None:
@@ -242,8 +244,15 @@ class BedEngine:
 
     def device_conflict(self, now_ms: int) -> list[AlarmEvent]:
         """Readings with this bed's device id came from elsewhere, or the other way round."""
-        self._conflict_until_ms = now_ms + CONFLICT_HOLD_MS
-        return self._set_technical("device_conflict", None, True, now_ms)
+        return self._hold("device_conflict", now_ms, None)
+
+    def data_gap(self, missing: int, now_ms: int) -> list[AlarmEvent]:
+        """The device's seq skipped ``missing`` readings: they never reached the monitor."""
+        return self._hold("data_gap", now_ms, missing)
+
+    def _hold(self, code: str, now_ms: int, value: float | None) -> list[AlarmEvent]:
+        self._held_until_ms[code] = now_ms + HOLD_MS
+        return self._set_technical(code, None, True, now_ms, value)
 
     def on_device_status(self, online: bool, now_ms: int) -> list[AlarmEvent]:
         """The device's retained status (``offline`` is its last will)."""
@@ -301,9 +310,8 @@ class BedEngine:
             overdue_after = timings.nibp_cycle_ms + timings.nibp_grace_ms
             overdue = not offline and now_ms - bp_since > overdue_after
             events += self._set_technical("nibp_overdue", None, overdue, now_ms)
-        if self._conflict_until_ms:
-            conflict = now_ms < self._conflict_until_ms
-            events += self._set_technical("device_conflict", None, conflict, now_ms)
+        for code, until_ms in self._held_until_ms.items():
+            events += self._set_technical(code, None, now_ms < until_ms, now_ms)
         return events
 
     def _bp_expected_since(self) -> int | None:
