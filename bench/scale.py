@@ -272,7 +272,8 @@ async def bare_drain(broker_port: int, count: int) -> float:
 
 
 async def monitor_drain(directory: Path, broker_port: int, count: int,
-                        wrapper: tuple[str, ...] = ()) -> float:
+                        wrapper: tuple[str, ...] = (),
+                        extra_env: dict[str, str] | None = None) -> float:
     """Readings/s of the monitor (validation, alarms, storage, a board) draining the backlog.
 
     The monitor is started with sessions open at the backlog's beds and a
@@ -280,13 +281,15 @@ async def monitor_drain(directory: Path, broker_port: int, count: int,
     The time runs from the first reading received (the monitor's start-up
     is not counted) until the last is stored.
     """
-    process, http_port = start_monitor(directory, broker_port, "monitor-drain")
+    process, http_port = start_monitor(directory, broker_port, "monitor-drain",
+                                       extra_env=extra_env)
     await set_sessions(http_port, "backlog", [f"b{n}" for n in range(BACKLOG_BEDS)])
     process.terminate()
     process.wait(timeout=60)
     await queue_backlog(broker_port, "monitor-drain", count)
     db = directory / "monitor.db"
-    process, http_port = start_monitor(directory, broker_port, "monitor-drain", wrapper)
+    process, http_port = start_monitor(directory, broker_port, "monitor-drain", wrapper,
+                                       extra_env)
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     query = "SELECT count(*), min(received_ms) FROM readings WHERE site = 'backlog'"
     try:
@@ -318,6 +321,8 @@ def main() -> None:
     parser.add_argument("--soak-chairs", type=int, default=0,
                         help="chairs for the soak run (0: no soak run)")
     parser.add_argument("--soak-speed", type=float, default=10.0)
+    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
+                        help="the monitor's MQTT protocol version")
     parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite",
                         help="where the monitor keeps readings (influx: a real InfluxDB, "
                         "started here, through the outbox)")
@@ -326,12 +331,13 @@ def main() -> None:
         directory = stack.enter_context(tempfile.TemporaryDirectory())
         broker = stack.enter_context(mosquitto(Path(directory)))
         data = Path(directory) / "var"
-        newest_stored, env = newest_in_sqlite(data / "monitor.db"), {}
+        newest_stored = newest_in_sqlite(data / "monitor.db")
+        env = {"MONITOR_MQTT_PROTOCOL": args.protocol}
         if args.store == "influx":
             (Path(directory) / "influx").mkdir()
             influx = stack.enter_context(influxdb(Path(directory) / "influx"))
             newest_stored = newest_in_influx(influx)
-            env = {"MONITOR_STORE": "influx", "MONITOR_INFLUX_URL": influx.url,
+            env |= {"MONITOR_STORE": "influx", "MONITOR_INFLUX_URL": influx.url,
                    "MONITOR_INFLUX_DB": INFLUX_DB, "MONITOR_INFLUX_USERNAME": influx.user,
                    "MONITOR_INFLUX_PASSWORD": influx.password}
         monitor, http_port = start_monitor(data, broker.port, "monitor-scale", extra_env=env)
@@ -362,7 +368,8 @@ def main() -> None:
     # A broker of its own, so no session of the runs above queues the backlog too.
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         bare = asyncio.run(bare_drain(broker.port, args.backlog))
-        ours = asyncio.run(monitor_drain(Path(directory) / "drain", broker.port, args.backlog))
+        ours = asyncio.run(monitor_drain(Path(directory) / "drain", broker.port, args.backlog,
+                                         extra_env={"MONITOR_MQTT_PROTOCOL": args.protocol}))
     print(f"backlog of {args.backlog:,}: bare subscriber {bare:,.0f}/s, monitor {ours:,.0f}/s "
           f"({100 * ours / bare:.0f} % of bare)")
 

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import select
 import socket
 import ssl
 import time
@@ -134,11 +133,45 @@ class Inbox(asyncio.Queue[Inbound]):
 Report = Callable[[str, str], None]
 """Told of a broker event that is a system alarm: (code, what happened)."""
 
+RECV_BYTES: Final = 65536
+
+
+class _BufferedClient(paho.Client):
+    """paho's client, reading its socket 64 KiB at a time.
+
+    paho asks the socket for a packet in three or more ``recv`` calls (the
+    command byte, each length byte, the rest): a system call per piece. This
+    serves those pieces from one read. ``_sock_recv`` is paho's own seam for
+    reading (private: paho is pinned to 2.x, and the MQTT integration tests
+    run through it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - paho's own
+        super().__init__(*args, **kwargs)
+        self._buffer = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the socket that paho has not taken yet."""
+        return len(self._buffer)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if not self._buffer:
+            data = super()._sock_recv(RECV_BYTES)
+            if not data:
+                return b""  # the broker closed the connection
+            self._buffer += data
+        piece = bytes(self._buffer[:bufsize])
+        del self._buffer[:bufsize]
+        return piece
+
 
 class _Link:
     """One paho client on one connection, driven by the event loop."""
 
-    def __init__(self, client: paho.Client, number: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, client: _BufferedClient, number: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.client = client
         self.number = number
         self.loop = loop
@@ -149,6 +182,8 @@ class _Link:
         self.reading = False
         self.writing = False
         self.paused = False
+        self.batching = False
+        """While a batch of acks is queued: they go out in one write at its end."""
 
     def watch(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -158,6 +193,8 @@ class _Link:
         if self.sock is not None and not self.reading and not self.closed.done():
             self.loop.add_reader(self.sock, self.read)
             self.reading, self.paused = True, False
+            if self.client.buffered:  # read but not taken: the selector will not say so
+                self.loop.call_soon(self.read)
 
     def pause(self) -> None:
         if self.sock is not None and self.reading:
@@ -165,17 +202,20 @@ class _Link:
             self.reading, self.paused = False, True
 
     def read(self) -> None:
-        # paho reads one packet per call; take what the socket holds in one wake-up
-        sock = self.sock
+        # paho takes one packet per call: take what one read of the socket held,
+        # then let the selector say whether there is more.
         for _ in range(READS_PER_WAKEUP):
-            if self.client.loop_read() != paho.MQTT_ERR_SUCCESS or not self.reading:
+            if not self.reading or self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
                 return
-            pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
-            if sock is None or (not pending and not select.select([sock], [], [], 0)[0]):
+            sock = self.sock
+            if not self.client.buffered and not (isinstance(sock, ssl.SSLSocket)
+                                                 and sock.pending()):
                 return
+        if self.reading:  # more is buffered: another turn, after the loop's other work
+            self.loop.call_soon(self.read)
 
     def want_write(self) -> None:
-        if self.sock is not None and not self.writing:
+        if self.sock is not None and not self.writing and not self.batching:
             self.loop.add_writer(self.sock, self.client.loop_write)
             self.writing = True
 
@@ -258,8 +298,8 @@ class MqttIngest:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 self.reconnects += 1
 
-    def _client(self) -> paho.Client:
-        client = paho.Client(
+    def _client(self) -> _BufferedClient:
+        client = _BufferedClient(
             CallbackAPIVersion.VERSION2, client_id=self._client_id,
             protocol=paho.MQTTv5 if self._v5 else paho.MQTTv311,
             clean_session=None if self._v5 else False,
@@ -448,9 +488,15 @@ class MqttIngest:
         link = self._link
         if link is None:
             return
-        for token in tokens:
-            if token.qos and token.connection == link.number:
-                link.client.ack(token.mid, token.qos)
+        link.batching = True
+        try:
+            for token in tokens:
+                if token.qos and token.connection == link.number:
+                    link.client.ack(token.mid, token.qos)
+        finally:
+            link.batching = False
+        if link.client.want_write():
+            link.client.loop_write()  # what the socket does not take now waits for add_writer
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the monitor's connection (for the alerts topic).
