@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import Admin, Context
@@ -44,7 +44,10 @@ async def list_tokens(context: Context, _: Admin) -> dict[str, list[dict[str, An
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(token_id: int, context: Context, admin: Admin) -> None:
+async def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="the token's id")],
+    context: Context, admin: Admin,
+) -> None:
     """Revoke a token at once."""
     hashed = await context.store.revoke_token(token_id, now_ms())
     if hashed is None:

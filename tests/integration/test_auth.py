@@ -147,3 +147,10 @@ async def read_all(socket: websockets.ClientConnection) -> None:
     """Read frames until the socket closes."""
     while True:
         await socket.recv()
+
+
+async def test_a_token_id_beyond_64_bits_is_a_422_not_a_500(monitor: RunningMonitor) -> None:
+    async with monitor.api() as admin:
+        response = await admin.delete(f"/api/tokens/{2**64}")
+    assert response.status_code == 422
+    assert "token_id" in response.text
