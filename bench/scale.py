@@ -65,7 +65,7 @@ class Sample:
     rss_mib: list[float] = field(default_factory=list)
 
 
-def _proc(pid: int) -> tuple[float, float]:
+def proc_usage(pid: int) -> tuple[float, float]:
     """(CPU seconds so far, RSS MiB) of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / TICKS_PER_S
@@ -168,7 +168,7 @@ async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStor
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     measured_from = time.monotonic() + warmup
     last_arrival = measured_from
-    last_cpu, last_t = _proc(monitor_pid)[0], time.monotonic()
+    last_cpu, last_t = proc_usage(monitor_pid)[0], time.monotonic()
     async with websockets.connect(url, max_size=None) as board:
         await board.recv()
         while sim.returncode is None or time.monotonic() < measured_from + seconds:
@@ -192,7 +192,7 @@ async def run_chairs(broker_port: int, http_port: int, newest_stored: NewestStor
                     else:
                         sample.warmup_max_ms = max(sample.warmup_max_ms, latency)
             if time.monotonic() - last_t >= 1:
-                cpu, rss = _proc(monitor_pid)
+                cpu, rss = proc_usage(monitor_pid)
                 if measuring:
                     sample.cpu_pct.append(100 * (cpu - last_cpu) / (time.monotonic() - last_t))
                     sample.rss_mib.append(rss)
@@ -224,7 +224,7 @@ async def soak(broker_port: int, http_port: int, *, monitor_pid: int, chairs: in
             async with asyncio.timeout(10):
                 await sim.wait()
         elapsed = time.monotonic() - started
-        points.append((elapsed, _proc(monitor_pid)[1]))
+        points.append((elapsed, proc_usage(monitor_pid)[1]))
         print(f"  soak {elapsed:5.0f} s of {seconds}: RSS {points[-1][1]:.1f} MiB", flush=True)
     await set_sessions(http_port, site, [], end=True)
     return points

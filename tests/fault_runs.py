@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class FaultResult:
     alarm: str
     raised: bool
     cleared: bool
+    raised_after_s: float | None = None
+    """From the fault to the alarm being raised."""
 
 
 def reading(seq: int) -> bytes:
@@ -83,10 +86,12 @@ class Monitor:
         } | extra
         self._process: subprocess.Popen[bytes] | None = None
         self.db = workdir / "var" / "monitor.db"
+        self.log = workdir / "monitor.log"
 
     def start(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=self.env,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with self.log.open("ab") as log:  # what it said, to read after a run that went wrong
+            self._process = subprocess.Popen([sys.executable, "-m", "monitor", "run"],
+                                             env=self.env, stdout=log, stderr=log)
         wait_for_port(self.port, timeout_s=30)
 
     def kill(self) -> None:
@@ -119,13 +124,15 @@ async def _stored(monitor: Monitor, session_id: str) -> list[tuple[str, int]]:
     return [(r["device_id"], r["seq"]) for r in readings]
 
 
-async def _alarm_seen(monitor: Monitor, code: str) -> tuple[bool, bool]:
-    """Whether a system alarm ``code`` was raised, and whether it has cleared since."""
+async def _alarm_seen(monitor: Monitor, code: str) -> tuple[bool, bool, int | None]:
+    """Whether a system alarm ``code`` was raised (and when, Unix ms), and whether it has
+    cleared since."""
     with contextlib.closing(sqlite3.connect(monitor.db)) as db:
-        states = [row[0] for row in db.execute(
-            "SELECT e.transition FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
-            "WHERE a.code = ? ORDER BY e.id", (code,))]
-    return "raised" in states, "cleared" in states
+        states = list(db.execute(
+            "SELECT e.transition, e.at_ms FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+            "WHERE a.code = ? ORDER BY e.id", (code,)))
+    raised = [at for transition, at in states if transition == "raised"]
+    return bool(raised), any(t == "cleared" for t, _ in states), raised[0] if raised else None
 
 
 async def _wait_complete(monitor: Monitor, session_id: str, count: int,
@@ -145,14 +152,16 @@ async def _run(monitor: Monitor, broker_port: int, count: int, rate_hz: float,
     publisher = asyncio.create_task(publish(broker_port, count, rate_hz, halfway))
     await halfway.wait()
     assert callable(break_it)
+    broken_ms = time.time_ns() // 1_000_000
     await break_it()
     published = await publisher
     stored = await _wait_complete(monitor, session_id, count, timeout_s=60)
     if alarm != "monitor_restarted":
         await asyncio.sleep(1.5)  # the alarm clears on the next check after recovery
-    raised, cleared = await _alarm_seen(monitor, alarm)
+    raised, cleared, raised_ms = await _alarm_seen(monitor, alarm)
     return FaultResult(fault, published, len(stored), len(stored) - len(set(stored)), alarm,
-                       raised, cleared)
+                       raised, cleared,
+                       None if raised_ms is None else (raised_ms - broken_ms) / 1000)
 
 
 async def broker_restart(workdir: Path, count: int, rate_hz: float, down_s: float) -> FaultResult:
@@ -218,3 +227,122 @@ async def store_down(workdir: Path, broker_port: int, influx: Influx, count: int
     finally:
         monitor.stop()
 
+
+
+@contextlib.contextmanager
+def small_disk(mount: Path, size: str = "64m") -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``mount`` (needs root), unmounted afterwards.
+
+    It must hold SQLite's WAL until its first checkpoint (1,000 pages, about
+    4 MiB): on a disk smaller than that, the WAL itself fills it.
+    """
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                   check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last byte; returns the filler."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for size in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * size)
+    return filler
+
+
+def _forgetful_broker(workdir: Path) -> MosquittoProcess:
+    """A Mosquitto that keeps nothing across a restart (persistence off)."""
+    port = free_port()
+    config = workdir / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                      "max_queued_messages 4000000\npersistence false\n")
+    return MosquittoProcess(config, port)
+
+
+async def poison_message(workdir: Path, broker_port: int, count: int,
+                         rate_hz: float) -> FaultResult:
+    """A 1 MiB + 1 byte message, and one that is not JSON, on the stream's own bed."""
+    monitor = Monitor(workdir, broker_port, {})
+    monitor.start()
+
+    async def poison() -> None:
+        async with aiomqtt.Client("127.0.0.1", broker_port) as client:
+            topic = f"infusion/{SITE}/{BED}/vitals"
+            await client.publish(topic, b"{" + b" " * 1_048_576, qos=1)
+            await client.publish(topic, b"not json", qos=1)
+
+    try:
+        result = await _run(monitor, broker_port, count, rate_hz, "poison message",
+                            "(dead letters)", poison)
+        with contextlib.closing(sqlite3.connect(monitor.db)) as db:
+            letters = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+        return FaultResult(result.fault, result.published, result.stored, result.duplicates,
+                           f"{letters} dead letters", letters == 2, True)
+    finally:
+        monitor.stop()
+
+
+async def disk_full(workdir: Path, broker_port: int, count: int, rate_hz: float,
+                    full_s: float) -> FaultResult:
+    """The monitor's data directory on a 64 MiB tmpfs, filled for ``full_s``."""
+    disk = workdir / "disk"
+    disk.mkdir()
+
+    async def fill_for_a_while() -> None:
+        filler = fill(disk)
+        await asyncio.sleep(full_s)
+        filler.unlink()
+
+    with small_disk(disk):
+        monitor = Monitor(disk, broker_port, {})
+        monitor.log = workdir / "monitor.log"  # not on the disk that fills
+        monitor.start()
+        try:
+            return await _run(monitor, broker_port, count, rate_hz, f"disk full {full_s:g} s",
+                              "storage_failed", fill_for_a_while)
+        finally:
+            monitor.stop()
+
+
+async def session_lost(workdir: Path, count: int, rate_hz: float) -> FaultResult:
+    """A broker without persistence restarted: the monitor's session and queue are gone."""
+    broker = _forgetful_broker(workdir)
+    broker.start()
+    monitor = Monitor(workdir, broker.port, {})
+    monitor.start()
+
+    async def restart() -> None:
+        broker.stop()
+        broker.start()
+
+    try:
+        return await _run(monitor, broker.port, count, rate_hz, "session lost at broker",
+                          "broker_session_lost", restart)
+    finally:
+        monitor.stop()
+        broker.stop()
+
+
+async def client_id_taken(workdir: Path, broker_port: int, count: int,
+                          rate_hz: float) -> FaultResult:
+    """Another client connects with the monitor's client id (MQTT 5, clean start) for 2 s."""
+    monitor = Monitor(workdir, broker_port, {})
+    monitor.start()
+
+    async def take_over() -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", broker_port,
+                                      identifier=monitor.env["MONITOR_MQTT_CLIENT_ID"],
+                                      protocol=aiomqtt.ProtocolVersion.V5):
+                await asyncio.sleep(2)
+
+    try:
+        return await _run(monitor, broker_port, count, rate_hz, "client id taken over",
+                          "broker_session_lost", take_over)
+    finally:
+        monitor.stop()

@@ -6,13 +6,13 @@ readings stream, then given space again.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.settings import Settings
+from tests.fault_runs import fill, small_disk
 from tests.integration.conftest import (
     Mosquitto,
     RunningMonitor,
@@ -26,28 +26,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs, unmounted afterwards."""
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs of the test's own."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    with small_disk(mount):
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(directory: Path) -> Path:
-    """Fill the file system of ``directory`` to the last byte; returns the filler."""
-    filler = directory / "filler"
-    with filler.open("wb", buffering=0) as out:
-        for size in (65536, 4096, 1):
-            try:
-                while True:
-                    out.write(b"\0" * size)
-            except OSError:
-                pass
-    return filler
 
 
 async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
@@ -58,9 +42,9 @@ async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
 
 
 async def test_a_full_disk_raises_storage_failed_keeps_running_and_loses_nothing(
-    monitor_settings: Settings, mosquitto: Mosquitto, site: str, small_disk: Path
+    monitor_settings: Settings, mosquitto: Mosquitto, site: str, disk: Path
 ) -> None:
-    settings = monitor_settings.model_copy(update={"data_dir": small_disk / "var"})
+    settings = monitor_settings.model_copy(update={"data_dir": disk / "var"})
     topic = f"infusion/{site}/chair-1/vitals"
     async with monitor_running(settings, site) as monitor:
         session_id = await monitor.open_session("chair-1")
@@ -68,7 +52,7 @@ async def test_a_full_disk_raises_storage_failed_keeps_running_and_loses_nothing
             for seq in range(20):
                 await mqtt.publish(topic, reading(seq, hr=72, spo2=98), qos=1)
             await eventually(lambda: count(monitor) == 20)
-            filler = fill(small_disk)
+            filler = fill(disk)
             for seq in range(20, 400):
                 await mqtt.publish(topic, reading(seq, hr=72, spo2=98), qos=1)
 

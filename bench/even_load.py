@@ -1,0 +1,145 @@
+"""Publish -> board latency at an even rate from thousands of devices new to the monitor.
+
+An independent aiomqtt publisher (a process of its own) sends ``--rate``
+readings a second, evenly spread, from ``--devices`` devices the monitor has
+never seen, each with an open session, to a monitor (its own process, SQLite)
+with a board connected. Latency runs from the reading's timestamp, taken just
+before it is published, to its arrival on the board. p99 is over the whole
+run: no warm-up is left out. With ``--busy``, each rate runs a second time
+with a CPU-bound busy-loop process sharing the machine.
+
+Run: ``.venv/bin/python -m bench.even_load [--rate 1000 4000] [--devices 4000]
+[--seconds 30] [--busy]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import numpy as np
+import orjson
+import websockets
+
+from bench.scale import TOKEN, Sample, bed_names, proc_usage, set_sessions, start_monitor
+from tests.servers import mosquitto
+
+TICK_S = 0.005
+BUSY_LOOP = "while True: pass"
+
+
+async def publish_evenly(port: int, site: str, devices: int, rate: float, seconds: float) -> None:
+    """``rate`` readings a second, round-robin over ``devices``, one batch every 5 ms."""
+    beds = bed_names(devices)
+    seqs = [0] * devices
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=5000) as client:
+        client.pending_calls_threshold = 100_000
+        started = time.monotonic()
+        sent = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * rate) - sent
+            batch = []
+            for _ in range(due):
+                n = sent % devices
+                ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                payload = orjson.dumps({"v": 1, "device_id": f"ev-{n}", "seq": seqs[n], "ts": ts,
+                                        "vitals": {"hr": 72, "spo2": 98, "rr": 14, "etco2": 36}})
+                seqs[n] += 1
+                sent += 1
+                batch.append(client.publish(f"infusion/{site}/{beds[n]}/vitals", payload, qos=1,
+                                            timeout=120))
+            if batch:
+                await asyncio.gather(*batch)
+            await asyncio.sleep(TICK_S)
+
+
+def publisher_main() -> None:
+    """The publisher process: ``python -m bench.even_load --publish PORT SITE DEVICES RATE S``."""
+    port, site, devices, rate, seconds = sys.argv[2:7]
+    asyncio.run(publish_evenly(int(port), site, int(devices), float(rate), float(seconds)))
+
+
+async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: str,
+                  devices: int, rate: float, seconds: float) -> Sample:
+    """One run: sessions opened at every device's bed, then the publisher; all of it timed."""
+    sample = Sample(devices)
+    await set_sessions(http_port, site, bed_names(devices))
+    expected = int(rate * seconds)
+    url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
+    async with websockets.connect(url, max_size=None) as board:
+        await board.recv()
+        cpu_before, _ = proc_usage(monitor_pid)
+        started = time.monotonic()
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port), site,
+            str(devices), str(rate), str(seconds))
+        try:
+            while sample.received < expected:
+                try:
+                    async with asyncio.timeout(5):
+                        frame = orjson.loads(await board.recv())
+                except TimeoutError:
+                    break
+                now = time.time()
+                for message in frame if isinstance(frame, list) else [frame]:
+                    if message["type"] == "reading" and message["site"] == site:
+                        sent = datetime.fromisoformat(message["ts"]).timestamp()
+                        sample.latencies_ms.append((now - sent) * 1000)
+                        sample.received += 1
+        finally:
+            async with asyncio.timeout(seconds + 60):
+                await publisher.wait()
+    sample.seconds = time.monotonic() - started
+    sample.cpu_pct.append(100 * (proc_usage(monitor_pid)[0] - cpu_before) / sample.seconds)
+    await set_sessions(http_port, site, [], end=True)
+    return sample
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--publish"]:
+        publisher_main()
+        return
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, nargs="+", default=[1000.0, 4000.0])
+    parser.add_argument("--devices", type=int, default=4000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--busy", action="store_true", help="also run beside a busy loop")
+    args = parser.parse_args()
+    print(f"{'rate/s':>7} {'busy':>5} {'received':>9} {'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} "
+          f"{'monitor CPU %':>13}", flush=True)
+    with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
+        monitor, http_port = start_monitor(Path(directory) / "var", broker.port, "monitor-even")
+        try:
+            runs = [(rate, False) for rate in args.rate]
+            runs += [(rate, True) for rate in args.rate] if args.busy else []
+            for index, (rate, busy) in enumerate(runs):
+                loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
+                try:
+                    s = asyncio.run(measure(broker.port, http_port, monitor.pid,
+                                            site=f"even{index}", devices=args.devices,
+                                            rate=rate, seconds=args.seconds))
+                finally:
+                    if loop is not None:
+                        loop.kill()
+                        loop.wait()
+                p50, p99 = np.percentile(s.latencies_ms, [50, 99])
+                print(f"{rate:>7.0f} {'yes' if busy else 'no':>5} {s.received:>9,} "
+                      f"{p50:>7.1f} {p99:>8.1f} {max(s.latencies_ms):>8.1f} "
+                      f"{s.cpu_pct[0]:>13.0f}", flush=True)
+        finally:
+            monitor.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                monitor.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
