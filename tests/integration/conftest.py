@@ -126,6 +126,14 @@ async def publisher(mosquitto: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
         yield client
 
 
+async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
+    """The monitor's own open alarms on the board (``system/monitor``): code -> priority."""
+    async with monitor.api() as http:
+        board = (await http.get("/api/board")).json()
+    return {a["code"]: a["priority"] for b in board["beds"] if b["site"] == "system"
+            for a in b["alarms"]}
+
+
 async def eventually(check: object, timeout_s: float = 10.0, interval_s: float = 0.05) -> None:
     """Wait until ``check()`` (sync or async) is truthy."""
     assert callable(check)

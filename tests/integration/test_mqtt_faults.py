@@ -19,17 +19,11 @@ from tests.integration.conftest import (
     monitor_running,
     publisher,
     reading,
+    system_alarms,
 )
 from tests.servers import MosquittoProcess, repo_broker
 
 pytestmark = pytest.mark.integration
-
-
-async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
-    async with monitor.api() as http:
-        board = (await http.get("/api/board")).json()
-    return {a["code"]: a["priority"] for b in board["beds"] if b["site"] == "system"
-            for a in b["alarms"]}
 
 
 async def stored(monitor: RunningMonitor, session_id: str) -> int:

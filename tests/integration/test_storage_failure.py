@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     monitor_running,
     publisher,
     reading,
+    system_alarms,
 )
 
 pytestmark = pytest.mark.integration
@@ -32,13 +33,6 @@ def disk(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     with small_disk(mount):
         yield mount
-
-
-async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
-    async with monitor.api() as http:
-        board = (await http.get("/api/board")).json()
-    return {a["code"]: a["priority"] for b in board["beds"] if b["site"] == "system"
-            for a in b["alarms"]}
 
 
 async def test_a_full_disk_raises_storage_failed_keeps_running_and_loses_nothing(
