@@ -44,9 +44,9 @@ class AlarmActions:
         self._board = board
         self._sink = sink
 
-    async def _emit(self, events: list[AlarmEvent]) -> None:
-        self._alarms.publish(events)
-        await self._writer.commit(events)
+    async def _emit(self, events: list[AlarmEvent], *, wait: bool = True) -> None:
+        self._alarms.publish(events)  # the board and the pager hear of it now
+        await self._writer.record(events, wait=wait)
 
     async def acknowledge(self, alarm_id: str, user: str) -> Alarm:
         """``user`` acknowledges an open alarm; returns it as it now stands.
@@ -80,7 +80,8 @@ class AlarmActions:
         """Let time pass for every bed: silence, pauses, reminders, discharge readiness."""
         now = now_ms()
         for engine in self._open.engines():
-            await self._emit(engine.tick(now))
+            # the clock never waits for the store: silence must be raised while it fails
+            await self._emit(engine.tick(now), wait=False)
             status = engine.board_status(now)
             if self._board.on_status(engine.session.bed, status):
                 self._sink.publish(session_message(engine.session, status))

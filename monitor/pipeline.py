@@ -199,6 +199,7 @@ class BatchWriter:
         """Told the problem when commits start failing, and None when one succeeds again."""
         self.failing: str | None = None
         """Why commits fail, while they do (nothing is acknowledged meanwhile)."""
+        self._recording: set[asyncio.Task[None]] = set()
 
     @property
     def depth(self) -> int:
@@ -216,6 +217,22 @@ class BatchWriter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put(Pending(events=events, committed=done))
         await done
+
+    async def record(self, events: Sequence[AlarmEvent], *, wait: bool = True) -> None:
+        """Queue alarm events to be stored; with ``wait``, until committed (while storing works).
+
+        While commits fail, waiting would hold the caller (the alarm clock, a
+        nurse's acknowledgement) until the disk has space: the events are queued
+        in order and stored once it works again.
+        """
+        if not events:
+            return
+        if wait and self.failing is None:
+            await self.commit(events)
+            return
+        task = asyncio.get_running_loop().create_task(self.commit(events), name="record-alarms")
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     async def join(self) -> None:
         """Wait until everything submitted is committed and acknowledged."""

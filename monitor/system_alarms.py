@@ -33,16 +33,8 @@ class SystemAlarms:
         writer.on_trouble = self.storage_failed
 
     async def _emit(self, events: list[AlarmEvent]) -> None:
-        self._alarms.publish(events)
-        if self._writer.failing is None:
-            await self._writer.commit(events)
-            return
-        # The store is failing: the board and the pager hear of it now; the
-        # record is written once the store works again.
-        task = asyncio.get_running_loop().create_task(self._writer.commit(events),
-                                                      name="record-system-alarm")
-        self._recording.add(task)
-        task.add_done_callback(self._recording.discard)
+        self._alarms.publish(events)  # the board and the pager hear of it now
+        await self._writer.record(events)
 
     async def set(self, code: str, priority: Priority, present: bool, detail: str | None) -> None:
         """Raise or clear the condition alarm ``code``."""

@@ -25,6 +25,8 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).parents[2]
+
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
@@ -79,3 +81,36 @@ async def test_a_full_disk_raises_storage_failed_keeps_running_and_loses_nothing
 def count(monitor: RunningMonitor) -> int:
     with monitor.db() as db:
         return int(db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+
+
+async def test_a_bed_that_falls_silent_while_the_disk_is_full_still_raises_offline(
+    monitor_settings: Settings, mosquitto: Mosquitto, site: str, disk: Path, tmp_path: Path
+) -> None:
+    thresholds = tmp_path / "thresholds.toml"
+    thresholds.write_text((ROOT / "config" / "thresholds.toml").read_text()
+                          .replace("offline_after_s = 30", "offline_after_s = 3"))
+    settings = monitor_settings.model_copy(update={"data_dir": disk / "var",
+                                                   "thresholds_file": thresholds})
+    async with monitor_running(settings, site) as monitor:
+        await monitor.open_session("chair-1")
+        await monitor.open_session("chair-2")
+        async with publisher(mosquitto) as mqtt:
+            await mqtt.publish(f"infusion/{site}/chair-2/vitals", reading(0, "mon-2", hr=70),
+                               qos=1)
+            await eventually(lambda: count(monitor) == 1)
+            filler = fill(disk)
+            for seq in range(50):  # chair-1 goes on; chair-2 has fallen silent
+                await mqtt.publish(f"infusion/{site}/chair-1/vitals",
+                                   reading(seq, "mon-1", hr=72), qos=1)
+
+            async def loud() -> bool:
+                return (await system_alarms(monitor)).get("storage_failed") == "high"
+            await eventually(loud, timeout_s=20)
+
+            async def offline() -> bool:
+                async with monitor.api() as http:
+                    board = (await http.get("/api/board")).json()
+                return any(a["code"] == "offline" for b in board["beds"]
+                           if b["bed"] == "chair-2" for a in b["alarms"])
+            await eventually(offline, timeout_s=15)
+            filler.unlink()  # so that the orderly stop can store what it took
