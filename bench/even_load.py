@@ -8,6 +8,10 @@ before it is published, to its arrival on the board. p99 is over the whole
 run: no warm-up is left out. With ``--busy``, each rate runs a second time
 with a CPU-bound busy-loop process sharing the machine.
 
+Each rate also runs with a bare aiomqtt subscriber in the monitor's place
+(the ``bare`` rows): publish -> receive through the same broker, what this
+publisher and machine allow before any monitor work.
+
 Run: ``.venv/bin/python -m bench.even_load [--rate 1000 4000] [--devices 4000]
 [--seconds 30] [--busy]``.
 """
@@ -32,33 +36,39 @@ import websockets
 from bench.scale import TOKEN, Sample, bed_names, proc_usage, set_sessions, start_monitor
 from tests.servers import mosquitto
 
-TICK_S = 0.005
+TICK_S = 0.001
 BUSY_LOOP = "while True: pass"
 
 
 async def publish_evenly(port: int, site: str, devices: int, rate: float, seconds: float) -> None:
-    """``rate`` readings a second, round-robin over ``devices``, one batch every 5 ms."""
+    """``rate`` readings a second, round-robin over ``devices``, checked every millisecond.
+
+    Each reading is stamped and handed to the client at once; its PUBACK is
+    awaited in a task of its own, so one slow acknowledgement holds up no
+    later reading (the in-flight window is set wide for that).
+    """
     beds = bed_names(devices)
     seqs = [0] * devices
-    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=5000) as client:
-        client.pending_calls_threshold = 100_000
+    in_flight: set[asyncio.Future[None]] = set()
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=65535) as client:
+        client.pending_calls_threshold = 1_000_000
         started = time.monotonic()
         sent = 0
         while (elapsed := time.monotonic() - started) < seconds:
-            due = int(elapsed * rate) - sent
-            batch = []
-            for _ in range(due):
+            for _ in range(int(elapsed * rate) - sent):
                 n = sent % devices
                 ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
                 payload = orjson.dumps({"v": 1, "device_id": f"ev-{n}", "seq": seqs[n], "ts": ts,
                                         "vitals": {"hr": 72, "spo2": 98, "rr": 14, "etco2": 36}})
                 seqs[n] += 1
                 sent += 1
-                batch.append(client.publish(f"infusion/{site}/{beds[n]}/vitals", payload, qos=1,
-                                            timeout=120))
-            if batch:
-                await asyncio.gather(*batch)
+                publish = asyncio.ensure_future(client.publish(
+                    f"infusion/{site}/{beds[n]}/vitals", payload, qos=1, timeout=120))
+                in_flight.add(publish)
+                publish.add_done_callback(in_flight.discard)
             await asyncio.sleep(TICK_S)
+        if in_flight:
+            await asyncio.gather(*in_flight)
 
 
 def publisher_main() -> None:
@@ -103,6 +113,34 @@ async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: s
     return sample
 
 
+async def measure_bare(broker_port: int, *, site: str, devices: int, rate: float,
+                       seconds: float) -> Sample:
+    """The same publisher, received by a bare aiomqtt subscriber instead of the monitor."""
+    sample = Sample(devices)
+    expected = int(rate * seconds)
+    async with aiomqtt.Client("127.0.0.1", broker_port) as subscriber:
+        await subscriber.subscribe(f"infusion/{site}/+/vitals", qos=1)
+        started = time.monotonic()
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port), site,
+            str(devices), str(rate), str(seconds))
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds + 30):
+                    async for message in subscriber.messages:
+                        sent = datetime.fromisoformat(
+                            orjson.loads(message.payload)["ts"]).timestamp()
+                        sample.latencies_ms.append((time.time() - sent) * 1000)
+                        sample.received += 1
+                        if sample.received >= expected:
+                            break
+        finally:
+            async with asyncio.timeout(seconds + 60):
+                await publisher.wait()
+    sample.seconds = time.monotonic() - started
+    return sample
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--publish"]:
         publisher_main()
@@ -114,27 +152,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--busy", action="store_true", help="also run beside a busy loop")
     args = parser.parse_args()
-    print(f"{'rate/s':>7} {'busy':>5} {'received':>9} {'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} "
-          f"{'monitor CPU %':>13}", flush=True)
+    print(f"{'rate/s':>7} {'receiver':>8} {'busy':>5} {'received':>9} {'p50 ms':>7} "
+          f"{'p99 ms':>8} {'max ms':>8} {'monitor CPU %':>13}", flush=True)
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         monitor, http_port = start_monitor(Path(directory) / "var", broker.port, "monitor-even")
         try:
             runs = [(rate, False) for rate in args.rate]
             runs += [(rate, True) for rate in args.rate] if args.busy else []
             for index, (rate, busy) in enumerate(runs):
-                loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
-                try:
-                    s = asyncio.run(measure(broker.port, http_port, monitor.pid,
-                                            site=f"even{index}", devices=args.devices,
-                                            rate=rate, seconds=args.seconds))
-                finally:
-                    if loop is not None:
-                        loop.kill()
-                        loop.wait()
-                p50, p99 = np.percentile(s.latencies_ms, [50, 99])
-                print(f"{rate:>7.0f} {'yes' if busy else 'no':>5} {s.received:>9,} "
-                      f"{p50:>7.1f} {p99:>8.1f} {max(s.latencies_ms):>8.1f} "
-                      f"{s.cpu_pct[0]:>13.0f}", flush=True)
+                for receiver in ("bare", "monitor"):
+                    loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
+                    try:
+                        s = asyncio.run(
+                            measure(broker.port, http_port, monitor.pid, site=f"even{index}",
+                                    devices=args.devices, rate=rate, seconds=args.seconds)
+                            if receiver == "monitor" else
+                            measure_bare(broker.port, site=f"bare{index}", devices=args.devices,
+                                         rate=rate, seconds=args.seconds))
+                    finally:
+                        if loop is not None:
+                            loop.kill()
+                            loop.wait()
+                    p50, p99 = np.percentile(s.latencies_ms, [50, 99])
+                    cpu = f"{s.cpu_pct[0]:>13.0f}" if s.cpu_pct else f"{'':>13}"
+                    print(f"{rate:>7.0f} {receiver:>8} {'yes' if busy else 'no':>5} "
+                          f"{s.received:>9,} {p50:>7.1f} {p99:>8.1f} {max(s.latencies_ms):>8.1f} "
+                          f"{cpu}", flush=True)
         finally:
             monitor.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -20,6 +20,9 @@ from monitor.pipeline import (
 from monitor.system_alarms import SystemAlarms
 
 TICK_S: Final = 1.0
+TICK_SLOTS: Final = 10
+"""A tick's beds are spread over this many even steps of the interval: a tick over
+thousands of beds at once would hold up the readings arriving meanwhile."""
 
 
 class AlarmActions:
@@ -76,10 +79,16 @@ class AlarmActions:
         await self._emit(engine.pause(alarm_id, user, now_ms(), seconds))
         return engine.find(alarm_id)
 
-    async def tick(self) -> None:
-        """Let time pass for every bed: silence, pauses, reminders, discharge readiness."""
+    async def tick(self, slot: int = 0, slots: int = 1) -> None:
+        """Let time pass for the beds in ``slot`` of ``slots``.
+
+        Silence, pauses, reminders and discharge readiness; a bed's slot is
+        fixed for its session.
+        """
         now = now_ms()
         for engine in self._open.engines():
+            if hash(engine.session.id) % slots != slot:
+                continue
             # the clock never waits for the store: silence must be raised while it fails
             await self._emit(engine.tick(now), wait=False)
             status = engine.board_status(now)
@@ -87,10 +96,15 @@ class AlarmActions:
                 self._sink.publish(session_message(engine.session, status))
 
     async def run_clock(self, interval_s: float = TICK_S) -> None:
-        """Tick forever."""
+        """Tick forever: every bed once per ``interval_s``, in ``TICK_SLOTS`` even steps."""
+        loop = asyncio.get_running_loop()
+        step_s = interval_s / TICK_SLOTS
+        due = loop.time()
         while True:
-            await asyncio.sleep(interval_s)
-            await self.tick()
+            for slot in range(TICK_SLOTS):
+                due += step_s
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                await self.tick(slot, TICK_SLOTS)
 
     async def page_outcome(self, delivery: Delivery) -> None:
         """Record a page in the audit log; a failed one raises a technical alarm on its bed."""

@@ -1,0 +1,92 @@
+"""The alarm clock: every bed ticked once per interval, spread evenly over it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from typing import cast
+
+from monitor.alarm_actions import TICK_SLOTS, AlarmActions
+from monitor.domain.alarms import AlarmEvent
+from monitor.domain.board import Board, Message
+from monitor.domain.engine import BedEngine
+from monitor.domain.readings import BedRef
+from monitor.domain.sessions import Session
+from monitor.pipeline import AlarmFanout, BatchWriter, Counters, OpenSessions
+from monitor.system_alarms import SystemAlarms
+from tests.unit.domain.engine_harness import default_profile
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def publish(self, message: Message) -> None:
+        self.messages.append(message)
+
+
+class Writer:
+    """Takes alarm events as the store would (a unit-test stand-in)."""
+
+    def __init__(self) -> None:
+        self.events: list[AlarmEvent] = []
+        self.on_trouble = None
+
+    async def record(self, events: list[AlarmEvent], *, wait: bool = True) -> None:
+        self.events += events
+
+
+class CountingEngine(BedEngine):
+    ticks: Counter[str] = Counter()
+    times: list[float] = []
+
+    def tick(self, now_ms: int) -> list[AlarmEvent]:
+        CountingEngine.ticks[self.session.id] += 1
+        CountingEngine.times.append(time.monotonic())
+        return super().tick(now_ms)
+
+
+def clock(beds: int) -> AlarmActions:
+    CountingEngine.ticks.clear()
+    CountingEngine.times.clear()
+    profile = default_profile()
+    now = int(time.time() * 1000)
+    engines = [CountingEngine(Session(f"s{n}", BedRef("site", f"bed-{n}"), f"p{n}", "infusion",
+                                      {"infusion": now}, profile.name), profile, now_ms=now)
+               for n in range(beds)]
+    sink, writer = Sink(), cast(BatchWriter, Writer())
+    fanout = AlarmFanout(Board(), sink)
+    return AlarmActions(OpenSessions(engines), fanout, writer, Board(), sink,
+                        system=SystemAlarms(fanout, writer), counters=Counters())
+
+
+def test_the_slots_of_a_tick_take_every_bed_exactly_once() -> None:
+    actions = clock(200)
+
+    async def all_slots() -> None:
+        for slot in range(TICK_SLOTS):
+            await actions.tick(slot, TICK_SLOTS)
+
+    asyncio.run(all_slots())
+    assert len(CountingEngine.ticks) == 200
+    assert set(CountingEngine.ticks.values()) == {1}
+
+
+def test_the_clock_spreads_one_interval_of_ticks_over_the_whole_interval() -> None:
+    actions = clock(200)
+    interval_s = 0.5
+
+    async def one_interval() -> None:
+        task = asyncio.create_task(actions.run_clock(interval_s))
+        await asyncio.sleep(interval_s * 0.98)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(one_interval())
+    assert set(CountingEngine.ticks.values()) <= {1}
+    assert len(CountingEngine.ticks) > 150  # the last slot may fall just after the window
+    times = CountingEngine.times
+    assert max(times) - min(times) > interval_s * 0.7  # spread, not one burst
