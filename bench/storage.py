@@ -18,8 +18,8 @@ from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.physiology import BASELINE_S
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.sqlite import Batch, SqliteStore, StoredReading
+from monitor.app.auth import TokenRegistry
 from monitor.assembly import assemble
-from monitor.auth import TokenRegistry
 from monitor.domain.readings import BedRef, parse_reading
 from monitor.domain.sessions import Session
 from monitor.service import read_profiles

@@ -9,22 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.access import keep_tokens_fresh
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.influx import line as influx_line
 from monitor.adapters.mqtt import BrokerAddress, Inbox, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
-from monitor.alarm_actions import AlarmActions
 from monitor.api.deps import ApiContext
 from monitor.api.hub import BoardHub
-from monitor.auth import TokenRegistry
+from monitor.api.metrics import render as render_metrics
+from monitor.app.access import keep_tokens_fresh
+from monitor.app.alarm_actions import AlarmActions
+from monitor.app.auth import TokenRegistry
+from monitor.app.outbox import OutboxShipper
+from monitor.app.reports import Reports
+from monitor.app.session_service import SessionService
+from monitor.app.system_alarms import SystemAlarms
+from monitor.app.what_if import WhatIfWorker
 from monitor.domain.alarms import AlarmEvent
 from monitor.domain.board import Board
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile
 from monitor.domain.sequence import SequenceTracker
-from monitor.metrics import render as render_metrics
-from monitor.outbox import OutboxShipper
 from monitor.pipeline import (
     AlarmFanout,
     BatchWriter,
@@ -33,12 +37,8 @@ from monitor.pipeline import (
     Processor,
     now_ms,
 )
-from monitor.reports import Reports
-from monitor.sessions import SessionService
 from monitor.settings import Settings
-from monitor.system_alarms import SystemAlarms
 from monitor.vitals import VitalsStore
-from monitor.what_if import WhatIfWorker
 
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""

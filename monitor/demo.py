@@ -13,10 +13,10 @@ from typing import Final
 from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.lifecycle import SessionDriver
 from device_sim.runner import run_devices
+from monitor.app.session_service import SessionService
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import as_phase
 from monitor.service import Started
-from monitor.sessions import SessionService
 
 PHASE_CHECK_S: Final = 0.5
 DEMO_USER: Final = "demo"

@@ -21,28 +21,28 @@ from typing import Final
 
 import uvicorn
 
-from monitor.access import issue_demo_tokens, load_tokens
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.influx import StoreUnavailableError
 from monitor.adapters.mqtt import Inbound, MqttIngest
+from monitor.adapters.pagers import build_pager
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.app import create_app
+from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.app.access import issue_demo_tokens, load_tokens
+from monitor.app.auth import TokenRegistry
+from monitor.app.pager import Delivery
+from monitor.app.reports import Reports
+from monitor.app.session_service import SessionService
+from monitor.app.supervision import Work, supervised
 from monitor.assembly import Parts, assemble
-from monitor.auth import TokenRegistry
 from monitor.domain.limits import Profile, ProfileError, load_profiles
 from monitor.domain.readings import iso_ms
-from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
 from monitor.logs import redact_tokens
-from monitor.pager_setup import build_pager
-from monitor.paging import Delivery
 from monitor.pipeline import (
     BatchWriter,
     now_ms,
 )
-from monitor.reports import Reports
-from monitor.sessions import SessionService
 from monitor.settings import Settings, SettingsError
-from monitor.supervision import Work, supervised
 from monitor.vitals import VitalsStore
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from monitor.what_if import ReadingSource
+from monitor.app.what_if import ReadingSource
 
 
 class VitalsStore(Protocol):

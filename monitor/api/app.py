@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from monitor.api import admin, alarms, review, sessions
+from monitor.api import admin_routes, alarm_routes, review_routes, session_routes
 from monitor.api.deps import ApiContext, Context, caller
 
 
@@ -20,11 +20,11 @@ def create_app(context: ApiContext) -> FastAPI:
     app = FastAPI(title="Infusion-session monitor", version="0.1.0")
     app.state.context = context
     protected = [Depends(caller)]
-    app.include_router(sessions.router, dependencies=protected)
-    app.include_router(alarms.router, dependencies=protected)
-    app.include_router(admin.router, dependencies=protected)
-    app.include_router(review.router, dependencies=protected)
-    app.include_router(alarms.socket_router)
+    app.include_router(session_routes.router, dependencies=protected)
+    app.include_router(alarm_routes.router, dependencies=protected)
+    app.include_router(admin_routes.router, dependencies=protected)
+    app.include_router(review_routes.router, dependencies=protected)
+    app.include_router(alarm_routes.socket_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

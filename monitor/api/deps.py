@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from monitor.adapters.sqlite import SqliteStore
-from monitor.alarm_actions import AlarmActions
 from monitor.api.hub import BoardHub
-from monitor.auth import Principal, Role, TokenRegistry
+from monitor.app.alarm_actions import AlarmActions
+from monitor.app.auth import Principal, Role, TokenRegistry
+from monitor.app.reports import Reports
+from monitor.app.session_service import SessionService
 from monitor.domain.board import Board
 from monitor.pipeline import Counters
-from monitor.reports import Reports
-from monitor.sessions import SessionService
 from monitor.vitals import VitalsStore
 
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from device_sim.device import ChairSpec, Publish, SimulatedMonitor
 from monitor.adapters.influx import InfluxVitals
-from monitor.exports import CSV_COLUMNS
+from monitor.api.exports import CSV_COLUMNS
 from monitor.settings import Settings
 from tests.integration.conftest import (
     BOOTSTRAP,

@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from typing import cast
+from typing import ClassVar, cast
 
-from monitor.alarm_actions import TICK_SLOTS, AlarmActions
+from monitor.app.alarm_actions import TICK_SLOTS, AlarmActions
+from monitor.app.system_alarms import SystemAlarms
 from monitor.domain.alarms import AlarmEvent
 from monitor.domain.board import Board, Message
 from monitor.domain.engine import BedEngine
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Session
 from monitor.pipeline import AlarmFanout, BatchWriter, Counters, OpenSessions
-from monitor.system_alarms import SystemAlarms
 from tests.unit.domain.engine_harness import default_profile
 
 
@@ -39,8 +39,8 @@ class Writer:
 
 
 class CountingEngine(BedEngine):
-    ticks: Counter[str] = Counter()
-    times: list[float] = []
+    ticks: ClassVar[Counter[str]] = Counter()
+    times: ClassVar[list[float]] = []
 
     def tick(self, now_ms: int) -> list[AlarmEvent]:
         CountingEngine.ticks[self.session.id] += 1

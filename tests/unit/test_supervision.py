@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.supervision import supervised
+from monitor.app.supervision import supervised
 
 
 async def test_a_failing_loop_is_reported_and_restarted_and_the_group_survives() -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import Admin, Context
-from monitor.auth import Principal, Role, new_token, token_hash
+from monitor.app.auth import Principal, Role, new_token, token_hash
 from monitor.pipeline import now_ms
 
 router = APIRouter(prefix="/api/tokens", tags=["admin"])

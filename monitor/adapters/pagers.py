@@ -14,6 +14,7 @@ import httpx
 from monitor.adapters.pager_mqtt import MqttAlertTarget, Publish
 from monitor.adapters.pager_smtp import SmtpTarget
 from monitor.adapters.pager_webhook import WebhookTarget
+from monitor.app.pager import Delivery, Pager, PagerTarget, Retry
 from monitor.domain.paging import (
     MqttAlertDoc,
     PagingConfigError,
@@ -22,7 +23,6 @@ from monitor.domain.paging import (
     TargetDoc,
     load_paging,
 )
-from monitor.paging import Delivery, Pager, PagerTarget, Retry
 from monitor.settings import SettingsError
 
 

@@ -12,15 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from monitor.adapters.sqlite import SqliteStore
+from monitor.app.session_service import SessionService
+from monitor.app.what_if import WhatIfWorker
 from monitor.domain.board import session_message
 from monitor.domain.limits import Profile
 from monitor.domain.replay import discharge_ready_ms, stored_reading
 from monitor.domain.review import Series, minutes_outside, peak, series_of, statistics
 from monitor.domain.sessions import Session
 from monitor.pipeline import now_ms
-from monitor.sessions import SessionService
 from monitor.vitals import VitalsStore
-from monitor.what_if import WhatIfWorker
 
 PEAK_HIGH = {"sbp": True, "dbp": True, "map": True, "hr": True, "spo2": False, "rr": False}
 

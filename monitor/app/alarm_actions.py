@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+from monitor.app.pager import Delivery
+from monitor.app.system_alarms import SystemAlarms
 from monitor.domain.alarms import Alarm, AlarmEvent, Transition
 from monitor.domain.board import Board, session_message
 from monitor.domain.engine import UnknownAlarmError
-from monitor.paging import Delivery
 from monitor.pipeline import (
     AlarmFanout,
     BatchWriter,
@@ -17,7 +18,6 @@ from monitor.pipeline import (
     OpenSessions,
     now_ms,
 )
-from monitor.system_alarms import SystemAlarms
 
 TICK_S: Final = 1.0
 TICK_SLOTS: Final = 10

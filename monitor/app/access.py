@@ -6,7 +6,7 @@ import asyncio
 from typing import Final
 
 from monitor.adapters.sqlite import SqliteStore
-from monitor.auth import (
+from monitor.app.auth import (
     BOOTSTRAP_NAME,
     ROLES,
     Principal,

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import Context
-from monitor.api.sessions import no_session
+from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.api.session_routes import no_session
+from monitor.app.session_service import UnknownSessionError
+from monitor.app.what_if import WhatIfBusyError
 from monitor.domain.limits import VitalDoc, VitalName
-from monitor.exports import to_csv, to_fhir, to_html, to_jsonl
-from monitor.sessions import UnknownSessionError
-from monitor.what_if import WhatIfBusyError
 
 router = APIRouter(tags=["review"])
 
