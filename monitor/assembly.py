@@ -15,30 +15,27 @@ from monitor.adapters.mqtt import BrokerAddress, Inbox, MqttIngest
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.deps import ApiContext
 from monitor.api.hub import BoardHub
+from monitor.api.messages import session_message
 from monitor.api.metrics import render as render_metrics
 from monitor.app.access import keep_tokens_fresh
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.auth import TokenRegistry
+from monitor.app.beds import AlarmFanout, OpenSessions
+from monitor.app.board import Board
+from monitor.app.counters import Counters, now_ms
+from monitor.app.ingest import Processor
 from monitor.app.outbox import OutboxShipper
+from monitor.app.ports import VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 from monitor.app.system_alarms import SystemAlarms
 from monitor.app.what_if import WhatIfWorker
+from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import AlarmEvent
-from monitor.domain.board import Board
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile
 from monitor.domain.sequence import SequenceTracker
-from monitor.pipeline import (
-    AlarmFanout,
-    BatchWriter,
-    Counters,
-    OpenSessions,
-    Processor,
-    now_ms,
-)
 from monitor.settings import Settings
-from monitor.vitals import VitalsStore
 
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""
@@ -136,9 +133,10 @@ async def _restore(parts: Parts) -> None:
 async def assemble(settings: Settings, profiles: dict[str, Profile], store: SqliteStore,
                    broker_url: str, tokens: TokenRegistry) -> Parts:
     """Every part, wired, with the stored state restored."""
-    board, counters = Board(), Counters()
+    counters = Counters()
     hub = BoardHub(settings.ws_queue_size, settings.ws_send_timeout_s)
-    alarms = AlarmFanout(board, hub)
+    board = Board(hub)
+    alarms = AlarmFanout(board)
     inbox = Inbox(settings.ingest_queue_size)
     ingest = MqttIngest(
         BrokerAddress.parse(broker_url), client_id=settings.mqtt_client_id,
@@ -161,17 +159,18 @@ async def assemble(settings: Settings, profiles: dict[str, Profile], store: Sqli
         writer.on_commit = shipper.kick
     open_sessions = OpenSessions()
     sessions = SessionService(
-        store, open_sessions, board, hub, alarms=alarms, writer=writer, vitals=vitals,
+        store, open_sessions, board, alarms=alarms, writer=writer, vitals=vitals,
         profiles=profiles, default_profile=settings.thresholds_profile,
     )
     parts = Parts(
         settings=settings, store=store, tokens=tokens, board=board, counters=counters, hub=hub,
         alarms=alarms, inbox=inbox, ingest=ingest, writer=writer, system=system, vitals=vitals,
         influx=influx, shipper=shipper, open_sessions=open_sessions, sessions=sessions,
-        actions=AlarmActions(open_sessions, alarms, writer, board, hub, system=system,
+        actions=AlarmActions(open_sessions, alarms, writer, board, system=system,
                              counters=counters),
-        reports=Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source())),
-        processor=Processor(inbox=inbox, writer=writer, sink=hub, board=board, alarms=alarms,
+        reports=Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source()),
+                        session_message),
+        processor=Processor(inbox=inbox, writer=writer, board=board, alarms=alarms,
                             sessions=open_sessions, counters=counters,
                             tracker=SequenceTracker(),
                             gap_alarm_readings=settings.gap_alarm_readings),

@@ -15,9 +15,9 @@ from monitor.adapters.influx import StoreUnavailableError
 from monitor.adapters.mqtt import BrokerAddress
 from monitor.adapters.sqlite import SqliteStore
 from monitor.app.auth import ROLES, new_token, token_hash
+from monitor.app.counters import now_ms
 from monitor.app.session_service import UnknownSessionError
 from monitor.demo import run_demo
-from monitor.pipeline import now_ms
 from monitor.service import Started, run_monitor, session_report
 from monitor.settings import Settings, SettingsError, load_settings
 

@@ -30,20 +30,18 @@ from monitor.api.app import create_app
 from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
 from monitor.app.access import issue_demo_tokens, load_tokens
 from monitor.app.auth import TokenRegistry
+from monitor.app.counters import now_ms
 from monitor.app.pager import Delivery
+from monitor.app.ports import VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 from monitor.app.supervision import Work, supervised
+from monitor.app.writer import BatchWriter
 from monitor.assembly import Parts, assemble
 from monitor.domain.limits import Profile, ProfileError, load_profiles
 from monitor.domain.readings import iso_ms
 from monitor.logs import redact_tokens
-from monitor.pipeline import (
-    BatchWriter,
-    now_ms,
-)
 from monitor.settings import Settings, SettingsError
-from monitor.vitals import VitalsStore
 
 log = logging.getLogger(__name__)
 

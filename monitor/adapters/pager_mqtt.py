@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from monitor.app.pager import PageDeliveryError
+from monitor.app.ports import PageDeliveryError
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 

@@ -7,7 +7,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from monitor.app.pager import PageDeliveryError
+from monitor.app.ports import PageDeliveryError
 
 
 class SmtpTarget:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from monitor.app.pager import PageDeliveryError
+from monitor.app.ports import PageDeliveryError
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:

@@ -14,7 +14,8 @@ import httpx
 from monitor.adapters.pager_mqtt import MqttAlertTarget, Publish
 from monitor.adapters.pager_smtp import SmtpTarget
 from monitor.adapters.pager_webhook import WebhookTarget
-from monitor.app.pager import Delivery, Pager, PagerTarget, Retry
+from monitor.app.pager import Delivery, Pager, Retry
+from monitor.app.ports import PagerTarget
 from monitor.domain.paging import (
     MqttAlertDoc,
     PagingConfigError,

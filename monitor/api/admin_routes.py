@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import Admin, Context
 from monitor.app.auth import Principal, Role, new_token, token_hash
-from monitor.pipeline import now_ms
+from monitor.app.counters import now_ms
 
 router = APIRouter(prefix="/api/tokens", tags=["admin"])
 

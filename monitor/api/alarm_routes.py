@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from monitor.api.deps import ApiContext, Caller, Context, Nurse
-from monitor.domain.board import Message, alarm_message
+from monitor.api.messages import Message, alarm_message, snapshot_message
+from monitor.app.counters import now_ms
 from monitor.domain.engine import PauseError, UnknownAlarmError
 from monitor.domain.limits import MAX_PAUSE_CAP_S
-from monitor.pipeline import now_ms
 
 router = APIRouter(tags=["board"])
 socket_router = APIRouter()
@@ -47,7 +47,7 @@ async def me(principal: Caller) -> dict[str, str]:
 @router.get("/api/board")
 async def board(context: Context) -> Message:
     """Every bed as the board shows it now."""
-    return context.board.snapshot(now_ms())
+    return snapshot_message(context.board, now_ms())
 
 
 @router.get("/api/alarms")
@@ -117,7 +117,7 @@ async def board_socket(websocket: WebSocket) -> None:
 
     async def send() -> None:
         while True:
-            frame = await client.next_frame(lambda: context.board.snapshot(now_ms()))
+            frame = await client.next_frame(lambda: snapshot_message(context.board, now_ms()))
             async with asyncio.timeout(context.hub.send_timeout_s):
                 await websocket.send_text(frame)
 

@@ -13,11 +13,11 @@ from monitor.adapters.sqlite import SqliteStore
 from monitor.api.hub import BoardHub
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.auth import Principal, Role, TokenRegistry
+from monitor.app.board import Board
+from monitor.app.counters import Counters
+from monitor.app.ports import VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
-from monitor.domain.board import Board
-from monitor.pipeline import Counters
-from monitor.vitals import VitalsStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,21 @@ not take a frame within ``send_timeout_s`` is disconnected.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import orjson
 
-from monitor.domain.board import Message
+from monitor.api.messages import (
+    Message,
+    alarm_message,
+    device_message,
+    reading_message,
+    session_message,
+)
+from monitor.domain.alarms import Alarm
+from monitor.domain.readings import DeviceStatus, Reading
+from monitor.domain.sessions import Session
 
 MAX_FRAME_MESSAGES: Final = 200
 
@@ -62,7 +71,7 @@ class BoardClient:
 
 
 class BoardHub:
-    """Every connected board client; the pipeline publishes here."""
+    """Every connected board client: the board's feed (:class:`~monitor.app.ports.BoardFeed`)."""
 
     def __init__(self, queue_size: int, send_timeout_s: float = 5.0) -> None:
         self._queue_size = queue_size
@@ -91,3 +100,23 @@ class BoardHub:
         serialised = orjson.dumps(message).decode()
         for client in self._clients:
             client.offer(serialised)
+
+    def reading(self, reading: Reading, session_id: str | None, received_ms: int) -> None:
+        """An accepted reading."""
+        if self._clients:
+            self.publish(reading_message(reading, session_id, received_ms))
+
+    def alarm(self, alarm: Alarm, transition: str | None) -> None:
+        """An alarm as it stands after ``transition``."""
+        if self._clients:
+            self.publish(alarm_message(alarm, transition))
+
+    def device(self, status: DeviceStatus, received_ms: int) -> None:
+        """A device went online or offline."""
+        if self._clients:
+            self.publish(device_message(status, received_ms))
+
+    def session(self, session: Session, status: Mapping[str, Any] | None) -> None:
+        """A session changed, with its discharge readiness and pause if given."""
+        if self._clients:
+            self.publish(session_message(session, status))

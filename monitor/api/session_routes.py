@@ -11,16 +11,16 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.api.deps import Context, Nurse
+from monitor.api.messages import Message, alarm_message, session_message
+from monitor.app.counters import now_ms
 from monitor.app.session_service import (
     NeedsAcknowledgementError,
     SessionConflictError,
     UnknownSessionError,
 )
-from monitor.domain.board import Message, alarm_message, session_message
 from monitor.domain.limits import ProfileError, VitalDoc, VitalName
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Phase, PhaseError
-from monitor.pipeline import now_ms
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 

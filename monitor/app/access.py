@@ -15,7 +15,7 @@ from monitor.app.auth import (
     token_hash,
     weak_secret,
 )
-from monitor.pipeline import now_ms
+from monitor.app.counters import now_ms
 from monitor.settings import Settings, SettingsError
 
 REFRESH_S: Final = 2.0

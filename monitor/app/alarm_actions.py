@@ -5,19 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+from monitor.app.beds import AlarmFanout, OpenSessions
+from monitor.app.board import Board
+from monitor.app.counters import Counters, now_ms
 from monitor.app.pager import Delivery
 from monitor.app.system_alarms import SystemAlarms
+from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import Alarm, AlarmEvent, Transition
-from monitor.domain.board import Board, session_message
 from monitor.domain.engine import UnknownAlarmError
-from monitor.pipeline import (
-    AlarmFanout,
-    BatchWriter,
-    Counters,
-    EventSink,
-    OpenSessions,
-    now_ms,
-)
 
 TICK_S: Final = 1.0
 TICK_SLOTS: Final = 10
@@ -34,7 +29,6 @@ class AlarmActions:
         alarms: AlarmFanout,
         writer: BatchWriter,
         board: Board,
-        sink: EventSink,
         *,
         system: SystemAlarms,
         counters: Counters,
@@ -45,7 +39,6 @@ class AlarmActions:
         self._alarms = alarms
         self._writer = writer
         self._board = board
-        self._sink = sink
 
     async def _emit(self, events: list[AlarmEvent], *, wait: bool = True) -> None:
         self._alarms.publish(events)  # the board and the pager hear of it now
@@ -91,9 +84,7 @@ class AlarmActions:
                 continue
             # the clock never waits for the store: silence must be raised while it fails
             await self._emit(engine.tick(now), wait=False)
-            status = engine.board_status(now)
-            if self._board.on_status(engine.session.bed, status):
-                self._sink.publish(session_message(engine.session, status))
+            self._board.on_status(engine.session, engine.board_status(now))
 
     async def run_clock(self, interval_s: float = TICK_S) -> None:
         """Tick forever: every bed once per ``interval_s``, in ``TICK_SLOTS`` even steps."""

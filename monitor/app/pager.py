@@ -12,25 +12,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from monitor.app.ports import PageDeliveryError, PagerTarget
 from monitor.domain.alarms import AUDIT_ONLY, Alarm, AlarmEvent
 from monitor.domain.paging import PagingPolicy
 
 log = logging.getLogger(__name__)
-
-
-class PageDeliveryError(Exception):
-    """One attempt to deliver a page failed; the message says why."""
-
-
-class PagerTarget(Protocol):
-    """Something that can carry a page to a person (webhook, SMTP, MQTT topic)."""
-
-    name: str
-
-    async def send(self, page: dict[str, Any]) -> None:
-        """Deliver one page, or raise :class:`PageDeliveryError`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,22 +7,23 @@ moment is what remains.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from monitor.adapters.sqlite import SqliteStore
+from monitor.app.counters import now_ms
+from monitor.app.ports import VitalsStore
 from monitor.app.session_service import SessionService
 from monitor.app.what_if import WhatIfWorker
-from monitor.domain.board import session_message
 from monitor.domain.limits import Profile
 from monitor.domain.replay import discharge_ready_ms, stored_reading
 from monitor.domain.review import Series, minutes_outside, peak, series_of, statistics
 from monitor.domain.sessions import Session
-from monitor.pipeline import now_ms
-from monitor.vitals import VitalsStore
+from monitor.domain.vitals import REGISTRY
 
-PEAK_HIGH = {"sbp": True, "dbp": True, "map": True, "hr": True, "spo2": False, "rr": False}
+PEAK_HIGH = {vital.name: vital.peak == "high" for vital in REGISTRY if vital.peak is not None}
+"""The vitals a report gives a peak for: True for the highest value, False for the lowest."""
 
 
 def times_ms(readings: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -34,7 +35,9 @@ class Reports:
     """Builds, keeps and compares session reports."""
 
     def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionService,
-                 what_ifs: WhatIfWorker) -> None:
+                 what_ifs: WhatIfWorker, describe: Callable[[Session], dict[str, Any]]) -> None:
+        """``describe`` gives a session as the report shows it (the API's session shape)."""
+        self._describe = describe
         self._store = store
         self._vitals = vitals
         self._sessions = sessions
@@ -68,7 +71,7 @@ class Reports:
         ready = discharge_ready_ms(session, self._sessions.profile_of(session),
                                    [stored_reading(session, r) for r in readings], spans)
         return {
-            "session": session_message(session),
+            "session": self._describe(session),
             "generated_ms": now_ms(),
             "readings": len(readings),
             "vitals": {vital: statistics(s) for vital, s in data.items()},

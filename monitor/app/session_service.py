@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 
 from monitor.adapters.sqlite import SqliteStore
-from monitor.domain.board import Board, session_message
+from monitor.app.beds import AlarmFanout, OpenSessions
+from monitor.app.board import Board
+from monitor.app.counters import now_ms
+from monitor.app.ports import VitalsStore
+from monitor.app.writer import BatchWriter
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
 from monitor.domain.readings import VITALS, BedRef
 from monitor.domain.sessions import Phase, Session, pre_start_warnings
-from monitor.pipeline import AlarmFanout, BatchWriter, EventSink, OpenSessions, now_ms
-from monitor.vitals import VitalsStore
 
 
 class SessionConflictError(ValueError):
@@ -57,7 +59,6 @@ class SessionService:
         store: SqliteStore,
         open_sessions: OpenSessions,
         board: Board,
-        sink: EventSink,
         *,
         alarms: AlarmFanout,
         writer: BatchWriter,
@@ -68,7 +69,6 @@ class SessionService:
         self._store = store
         self._open = open_sessions
         self._board = board
-        self._sink = sink
         self._alarms = alarms
         self._writer = writer
         self._vitals = vitals
@@ -228,4 +228,3 @@ class SessionService:
 
     def _show(self, session: Session) -> None:
         self._board.on_session(session)
-        self._sink.publish(session_message(session))

@@ -14,10 +14,12 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any, Final
 
+from monitor.app.beds import AlarmFanout
+from monitor.app.counters import now_ms
+from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import Alarm, AlarmEvent, new_alarm_id
 from monitor.domain.limits import Priority
 from monitor.domain.readings import BedRef
-from monitor.pipeline import AlarmFanout, BatchWriter, now_ms
 
 SYSTEM_BED: Final = BedRef("system", "monitor")
 

@@ -13,18 +13,11 @@ import asyncio
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Protocol
 
+from monitor.app.ports import ReadingSource
 from monitor.domain.limits import Profile
 from monitor.domain.replay import Counts, replay_alarms, stored_reading
 from monitor.domain.sessions import Session
-
-
-class ReadingSource(Protocol):
-    """Where a worker process reads stored readings (picklable; opens its own connection)."""
-
-    def readings(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's readings as the vitals API returns them."""
 
 
 class WhatIfBusyError(RuntimeError):

@@ -8,23 +8,18 @@ import time
 from collections import Counter
 from typing import ClassVar, cast
 
+from monitor.api.hub import BoardHub
 from monitor.app.alarm_actions import TICK_SLOTS, AlarmActions
+from monitor.app.beds import AlarmFanout, OpenSessions
+from monitor.app.board import Board
+from monitor.app.counters import Counters
 from monitor.app.system_alarms import SystemAlarms
+from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import AlarmEvent
-from monitor.domain.board import Board, Message
 from monitor.domain.engine import BedEngine
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Session
-from monitor.pipeline import AlarmFanout, BatchWriter, Counters, OpenSessions
 from tests.unit.domain.engine_harness import default_profile
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def publish(self, message: Message) -> None:
-        self.messages.append(message)
 
 
 class Writer:
@@ -56,9 +51,9 @@ def clock(beds: int) -> AlarmActions:
     engines = [CountingEngine(Session(f"s{n}", BedRef("site", f"bed-{n}"), f"p{n}", "infusion",
                                       {"infusion": now}, profile.name), profile, now_ms=now)
                for n in range(beds)]
-    sink, writer = Sink(), cast(BatchWriter, Writer())
-    fanout = AlarmFanout(Board(), sink)
-    return AlarmActions(OpenSessions(engines), fanout, writer, Board(), sink,
+    board, writer = Board(BoardHub(10)), cast(BatchWriter, Writer())
+    fanout = AlarmFanout(board)
+    return AlarmActions(OpenSessions(engines), fanout, writer, board,
                         system=SystemAlarms(fanout, writer), counters=Counters())
 
 

@@ -1,0 +1,80 @@
+"""The beds with an open session, and where their alarm events go.
+
+:class:`OpenSessions` holds each open session's alarm engine and whose
+devices they hold; :class:`AlarmFanout` shows every alarm event on the board
+and tells the listeners (the pager).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from monitor.app.board import Board
+from monitor.app.ports import AlarmListener
+from monitor.domain.alarms import PAGE_RECORDS, AlarmEvent
+from monitor.domain.engine import BedEngine, UnknownAlarmError
+from monitor.domain.readings import BedRef
+
+
+class OpenSessions:
+    """The alarm engine of each bed with an open session, and whose devices they hold.
+
+    A device id belongs to the bed it first published from while that bed
+    has an open session, until the session ends.
+    """
+
+    def __init__(self, engines: Iterable[BedEngine] = ()) -> None:
+        self._by_bed: dict[BedRef, BedEngine] = {e.session.bed: e for e in engines}
+        self._owners: dict[str, BedRef] = {}
+
+    def owner(self, device_id: str, bed: BedRef) -> BedRef | None:
+        """The bed holding ``device_id``; claimed for ``bed`` if free and ``bed`` has a session."""
+        owner = self._owners.get(device_id)
+        if owner is None and bed in self._by_bed:
+            owner = self._owners[device_id] = bed
+        return owner
+
+    def engine(self, bed: BedRef) -> BedEngine | None:
+        """The engine of the bed's open session, if any."""
+        return self._by_bed.get(bed)
+
+    def engines(self) -> list[BedEngine]:
+        """Every open session's engine."""
+        return list(self._by_bed.values())
+
+    def open(self, engine: BedEngine) -> None:
+        """A session opened at the engine's bed."""
+        self._by_bed[engine.session.bed] = engine
+
+    def close(self, bed: BedRef) -> None:
+        """The bed's session ended: its devices are free to go elsewhere."""
+        self._by_bed.pop(bed, None)
+        self._owners = {device: owner for device, owner in self._owners.items() if owner != bed}
+
+    def holding(self, alarm_id: str) -> BedEngine:
+        """The engine holding an open alarm.
+
+        Raises:
+            UnknownAlarmError: No open alarm has that id.
+        """
+        for engine in self._by_bed.values():
+            if any(alarm.id == alarm_id for alarm in engine.alarms.values()):
+                return engine
+        raise UnknownAlarmError(alarm_id)
+
+
+class AlarmFanout:
+    """Shows alarm events on the board, sends them to clients, and tells the pager."""
+
+    def __init__(self, board: Board) -> None:
+        self._board = board
+        self.listeners: list[AlarmListener] = []
+
+    def publish(self, events: Iterable[AlarmEvent]) -> None:
+        """Fan out each event, in order; page records stay in the audit log only."""
+        for event in events:
+            if event.transition in PAGE_RECORDS:
+                continue
+            self._board.on_alarm(event)
+            for listener in self.listeners:
+                listener.notify(event)

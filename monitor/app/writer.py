@@ -1,0 +1,163 @@
+"""Committing results together, and only then acknowledging their messages.
+
+:class:`BatchWriter` commits whatever has queued in one transaction and then
+acknowledges those messages to the broker, in the order they came. Alarm
+events from elsewhere (nurses' actions, the clock, the pager) go through the
+same writer, so the stored alarm is always the latest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from monitor.adapters.mqtt import AckToken
+from monitor.adapters.sqlite import Batch, DeadLetter, SqliteStore, StoredReading
+from monitor.app.counters import Counters
+from monitor.domain.alarms import AlarmEvent
+
+log = logging.getLogger(__name__)
+
+COMMIT_RETRY_START_S: Final = 0.1
+COMMIT_RETRY_MAX_S: Final = 5.0
+
+
+@dataclass(slots=True)
+class Pending:
+    """What one message (or one action) leaves to be committed."""
+
+    token: AckToken | None = None
+    reading: StoredReading | None = None
+    events: Sequence[AlarmEvent] = ()
+    dead_letter: DeadLetter | None = None
+    committed: asyncio.Future[None] | None = field(default=None)
+
+
+class BatchWriter:
+    """Commits queued results together, then acknowledges their messages.
+
+    With ``to_outbox`` (InfluxDB as the vitals store) readings are committed
+    to the outbox as line protocol, and ``on_commit`` (if set) wakes its
+    shipper.
+    """
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        ack: Callable[[list[AckToken]], None],
+        counters: Counters,
+        *,
+        batch_size: int,
+        queue_size: int,
+        to_outbox: Callable[[StoredReading], str | None] | None = None,
+    ) -> None:
+        self._store = store
+        self._ack = ack
+        self._counters = counters
+        self._batch_size = batch_size
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=queue_size)
+        self._to_outbox = to_outbox
+        self.on_commit: Callable[[], None] | None = None
+        self.on_trouble: Callable[[str | None], None] | None = None
+        """Told the problem when commits start failing, and None when one succeeds again."""
+        self.failing: str | None = None
+        """Why commits fail, while they do (nothing is acknowledged meanwhile)."""
+        self._recording: set[asyncio.Task[None]] = set()
+
+    @property
+    def depth(self) -> int:
+        """Results waiting to be committed."""
+        return self._queue.qsize()
+
+    async def submit(self, pending: Pending) -> None:
+        """Queue a result; waits while the queue is full (backpressure)."""
+        await self._queue.put(pending)
+
+    async def commit(self, events: Sequence[AlarmEvent]) -> None:
+        """Queue alarm events and wait until they are committed."""
+        if not events:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(Pending(events=events, committed=done))
+        await done
+
+    async def record(self, events: Sequence[AlarmEvent], *, wait: bool = True) -> None:
+        """Queue alarm events to be stored; with ``wait``, until committed (while storing works).
+
+        While commits fail, waiting would hold the caller (the alarm clock, a
+        nurse's acknowledgement) until the disk has space: the events are queued
+        in order and stored once it works again.
+        """
+        if not events:
+            return
+        if wait and self.failing is None:
+            await self.commit(events)
+            return
+        task = asyncio.get_running_loop().create_task(self.commit(events), name="record-alarms")
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def join(self) -> None:
+        """Wait until everything submitted is committed and acknowledged."""
+        await self._queue.join()
+
+    async def run(self) -> None:
+        """Commit and acknowledge, forever."""
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self._batch_size and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            batch = Batch()
+            for item in items:
+                if item.reading is not None and self._to_outbox is not None:
+                    line = self._to_outbox(item.reading)
+                    if line is not None:
+                        batch.outbox.append(line)
+                elif item.reading is not None:
+                    batch.readings.append(item.reading)
+                batch.alarm_events.extend(item.events)
+                if item.dead_letter is not None:
+                    batch.dead_letters.append(item.dead_letter)
+            await self._commit(batch)
+            if batch.outbox and self.on_commit is not None:
+                self.on_commit()
+            self._ack([item.token for item in items if item.token is not None])
+            for item in items:
+                if item.committed is not None and not item.committed.done():
+                    item.committed.set_result(None)
+                self._queue.task_done()
+
+    async def _commit(self, batch: Batch) -> None:
+        """Commit, retrying with backoff for as long as it takes; never gives up or raises.
+
+        Until it succeeds nothing more is acknowledged, so the broker keeps
+        every reading not yet committed.
+        """
+        delay = COMMIT_RETRY_START_S
+        while True:
+            try:
+                self._counters.stored += await self._store.write(batch)
+            except (sqlite3.Error, OSError) as error:
+                self._counters.commit_failures += 1
+                log.error("storing %d records failed (%s); retrying in %.1f s",
+                          len(batch), error, delay)
+                self._trouble(f"storing failed: {error}; nothing is acknowledged until it "
+                              "works again, so the broker keeps the readings")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+            else:
+                self._counters.commits += 1
+                self._counters.dead_letters_pruned = self._store.dead_letters_pruned
+                self._trouble(None)
+                return
+
+    def _trouble(self, problem: str | None) -> None:
+        if (problem is None) == (self.failing is None):
+            return
+        self.failing = problem
+        if self.on_trouble is not None:
+            self.on_trouble(problem)
