@@ -83,9 +83,3 @@ async def what_if(body: WhatIf, context: Context) -> dict[str, Any]:
         return await context.reports.what_if(profile, sessions)
     except WhatIfBusyError as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-
-
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(context: Context) -> str:
-    """Prometheus text: counters since start-up and current gauges."""
-    return await context.metrics()
