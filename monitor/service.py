@@ -23,7 +23,7 @@ import uvicorn
 
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.influx import StoreUnavailableError
-from monitor.adapters.mqtt import Inbound, MqttIngest
+from monitor.adapters.mqtt import MqttIngest
 from monitor.adapters.pagers import build_pager
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.app import create_app
@@ -32,7 +32,7 @@ from monitor.app.access import issue_demo_tokens, load_tokens
 from monitor.app.auth import TokenRegistry
 from monitor.app.counters import now_ms
 from monitor.app.pager import Delivery
-from monitor.app.ports import VitalsStore
+from monitor.app.ports import Inbound, VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 from monitor.app.supervision import Work, supervised

@@ -38,6 +38,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from monitor.app.ports import AckToken, Inbound
+
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S: Final = 0.2
@@ -85,25 +87,6 @@ class BrokerAddress:
 
     def __str__(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class AckToken:
-    """What acknowledging a message needs: its id on the connection it came on."""
-
-    connection: int
-    mid: int
-    qos: int
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """A message taken from the broker, not yet acknowledged."""
-
-    topic: str
-    payload: bytes
-    received_ms: int
-    ack: AckToken
 
 
 class BrokerError(ConnectionError):

@@ -7,11 +7,31 @@ these; the use cases in :mod:`monitor.app` see only these, never an adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.readings import DeviceStatus, Reading
 from monitor.domain.sessions import Session
+
+
+@dataclass(frozen=True, slots=True)
+class AckToken:
+    """What acknowledging a message needs: its id on the connection it came on."""
+
+    connection: int
+    mid: int
+    qos: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message taken from the broker, not yet acknowledged."""
+
+    topic: str
+    payload: bytes
+    received_ms: int
+    ack: AckToken
 
 
 class BoardFeed(Protocol):

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from monitor.adapters.mqtt import AckToken
 from monitor.adapters.sqlite import Batch, DeadLetter, SqliteStore, StoredReading
 from monitor.app.counters import Counters
+from monitor.app.ports import AckToken
 from monitor.domain.alarms import AlarmEvent
 
 log = logging.getLogger(__name__)
