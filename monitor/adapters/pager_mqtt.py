@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
-from monitor.app.ports import PageDeliveryError
+from monitor.app.pager import TargetConfig, TargetContext
+from monitor.app.ports import PageDeliveryError, PagerTarget
 
 Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+class MqttAlertConfig(TargetConfig):
+    """The ``infusion/<site>/alerts/<bed>`` topic, for existing pager gateways."""
+
+    kind: Literal["mqtt"]
+
+
+async def build(name: str, config: MqttAlertConfig, context: TargetContext) -> PagerTarget:
+    """The target ``config`` describes."""
+    return MqttAlertTarget(name, context.publish)
 
 
 class MqttAlertTarget:

@@ -5,9 +5,36 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
-from monitor.app.ports import PageDeliveryError
+from pydantic import Field
+
+from monitor.app.pager import TargetConfig, TargetContext
+from monitor.app.ports import PageDeliveryError, PagerTarget
+
+
+class SmtpConfig(TargetConfig):
+    """An email-to-pager gateway."""
+
+    kind: Literal["smtp"]
+    host: str = Field(description="SMTP server")
+    port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
+    starttls: bool = Field(default=False, description="upgrade with STARTTLS")
+    username_env: str | None = Field(default=None, description="variable with the login")
+    password_env: str | None = Field(default=None, description="variable with the password")
+    sender: str = Field(description="From address")
+    to: list[str] = Field(min_length=1, description="pager gateway addresses")
+    timeout_s: float = Field(default=10, gt=0, description="per attempt")
+
+
+async def build(name: str, config: SmtpConfig, context: TargetContext) -> PagerTarget:
+    """The target ``config`` describes (the login from the environment, if named)."""
+    login = None
+    if config.username_env and config.password_env:
+        login = (context.secret(config.username_env), context.secret(config.password_env))
+    return SmtpTarget(name, host=config.host, port=config.port, sender=config.sender,
+                      to=config.to, starttls=config.starttls, login=login,
+                      timeout_s=config.timeout_s)
 
 
 class SmtpTarget:

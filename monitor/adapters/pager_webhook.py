@@ -11,11 +11,29 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
-from monitor.app.ports import PageDeliveryError
+from monitor.app.pager import TargetConfig, TargetContext
+from monitor.app.ports import PageDeliveryError, PagerTarget
+
+
+class WebhookConfig(TargetConfig):
+    """A JSON webhook signed with HMAC-SHA256."""
+
+    kind: Literal["webhook"]
+    url: str = Field(description="http(s) URL the page is POSTed to")
+    secret_env: str = Field(description="environment variable holding the HMAC secret")
+    timeout_s: float = Field(default=5, gt=0, description="per attempt")
+
+
+async def build(name: str, config: WebhookConfig, context: TargetContext) -> PagerTarget:
+    """The target ``config`` describes, with an HTTP client closed when the service stops."""
+    secret = context.secret(config.secret_env).encode()
+    client = await context.stack.enter_async_context(httpx.AsyncClient(timeout=config.timeout_s))
+    return WebhookTarget(name, config.url, secret, client)
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:

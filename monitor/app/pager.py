@@ -10,15 +10,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.app.ports import PageDeliveryError, PagerTarget
 from monitor.domain.alarms import AUDIT_ONLY, Alarm, AlarmEvent
 from monitor.domain.paging import PagingPolicy
 
 log = logging.getLogger(__name__)
+
+
+class TargetConfig(BaseModel):
+    """What every paging target's configuration has: its kind, and how hard it is tried."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="which pager adapter carries the page")
+    attempts: int = Field(default=3, ge=1, description="tries before the page counts as failed")
+    backoff_s: float = Field(default=0.5, ge=0, description="first wait between tries, doubling")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetContext:
+    """What building a target may use.
+
+    Attributes:
+        publish: Publishes on the monitor's own broker connection (topic, payload).
+        stack: Closes what a target opens (an HTTP client) when the service stops.
+        secret: The value of an environment variable the configuration names.
+    """
+
+    publish: Callable[[str, bytes], Awaitable[None]]
+    stack: AsyncExitStack
+    secret: Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -47,46 +47,6 @@ class PagingPolicy:
         return None
 
 
-class _DeliveryDoc(BaseModel):
-    """How hard a target is tried."""
-
-    model_config = ConfigDict(extra="forbid")
-    attempts: int = Field(default=3, ge=1, description="tries before the page counts as failed")
-    backoff_s: float = Field(default=0.5, ge=0, description="first wait between tries, doubling")
-
-
-class WebhookDoc(_DeliveryDoc):
-    """A JSON webhook signed with HMAC-SHA256."""
-
-    kind: Literal["webhook"]
-    url: str = Field(description="http(s) URL the page is POSTed to")
-    secret_env: str = Field(description="environment variable holding the HMAC secret")
-    timeout_s: float = Field(default=5, gt=0, description="per attempt")
-
-
-class SmtpDoc(_DeliveryDoc):
-    """An email-to-pager gateway."""
-
-    kind: Literal["smtp"]
-    host: str = Field(description="SMTP server")
-    port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
-    starttls: bool = Field(default=False, description="upgrade with STARTTLS")
-    username_env: str | None = Field(default=None, description="variable with the login")
-    password_env: str | None = Field(default=None, description="variable with the password")
-    sender: str = Field(description="From address")
-    to: list[str] = Field(min_length=1, description="pager gateway addresses")
-    timeout_s: float = Field(default=10, gt=0, description="per attempt")
-
-
-class MqttAlertDoc(_DeliveryDoc):
-    """The ``infusion/<site>/alerts/<bed>`` topic, for existing pager gateways."""
-
-    kind: Literal["mqtt"]
-
-
-TargetDoc = WebhookDoc | SmtpDoc | MqttAlertDoc
-
-
 class _TierDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="who this tier is")
@@ -101,7 +61,8 @@ class PagingDoc(BaseModel):
     """``config/paging.toml``."""
 
     model_config = ConfigDict(extra="forbid")
-    targets: dict[str, TargetDoc] = Field(default_factory=dict)
+    targets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="each checked by its kind's pager adapter")
     tiers: list[_TierDoc] = Field(default_factory=list)
 
     @model_validator(mode="after")
