@@ -17,16 +17,11 @@ from typing import Any, Final
 
 from monitor.domain.readings import UNITS, VITALS
 from monitor.domain.sessions import Session
+from monitor.domain.vitals import REGISTRY, Vital, charts
 
-LOINC: Final = {
-    "hr": ("8867-4", "Heart rate"),
-    "spo2": ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
-    "rr": ("9279-1", "Respiratory rate"),
-    "sbp": ("8480-6", "Systolic blood pressure"),
-    "dbp": ("8462-4", "Diastolic blood pressure"),
-    "map": ("8478-0", "Mean blood pressure"),
-    "etco2": ("19891-1", "Carbon dioxide [Partial pressure] in Exhaled gas --at end expiration"),
-}
+LOINC: Final[Mapping[str, tuple[str, str]]] = {
+    v.name: (v.loinc, v.loinc_display) for v in REGISTRY}
+"""LOINC code and display of each vital."""
 CSV_COLUMNS: Final = ("ts", "seq", "device_id", *VITALS)
 PATIENT_SYSTEM: Final = "urn:infusion-monitor:patient-ref"
 STYLE: Final = (
@@ -81,9 +76,8 @@ def to_fhir(session: Session, readings: Sequence[Mapping[str, Any]]) -> dict[str
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), "entry": entries}
 
 
-def _svg_chart(readings: Sequence[Mapping[str, Any]], vitals: Sequence[str],
-               colours: Sequence[str], title: str, y_range: tuple[float, float],
-               *, points: bool = False) -> str:
+def _svg_chart(readings: Sequence[Mapping[str, Any]], vitals: Sequence[Vital],
+               title: str, y_range: tuple[float, float], *, points: bool = False) -> str:
     width, height, pad = 900, 220, 30
     times = [datetime.fromisoformat(r["ts"]).timestamp() for r in readings]
     if not times:
@@ -99,16 +93,16 @@ def _svg_chart(readings: Sequence[Mapping[str, Any]], vitals: Sequence[str],
         return height - pad - (min(max(v, low), high) - low) / (high - low) * (height - 2 * pad)
 
     shapes = []
-    for vital, colour in zip(vitals, colours, strict=True):
-        xy = [(x(t), y(r["vitals"][vital])) for t, r in zip(times, readings, strict=True)
-              if vital in r["vitals"]]
+    for vital in vitals:
+        name, colour = vital.name, vital.colour
+        xy = [(x(t), y(r["vitals"][name])) for t, r in zip(times, readings, strict=True)
+              if name in r["vitals"]]
         if points:
             shapes += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>' for a, b in xy]
         elif xy:
             path = " ".join(f"{a:.1f},{b:.1f}" for a, b in xy)
             shapes.append(f'<polyline fill="none" stroke="{colour}" points="{path}"/>')
-    legend = " ".join(f'<tspan fill="{c}">{v}</tspan>'
-                      for v, c in zip(vitals, colours, strict=True))
+    legend = " ".join(f'<tspan fill="{v.colour}">{html.escape(v.label)}</tspan>' for v in vitals)
     return (f'<figure><figcaption>{html.escape(title)}</figcaption>'
             f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">'
             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" '
@@ -127,6 +121,25 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
 
 def _when(ms: int | None) -> str:
     return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def _report_charts() -> list[tuple[tuple[Vital, ...], str, tuple[float, float], bool]]:
+    """The registry's charts, one per value range: (vitals, title, range, as points).
+
+    Spot values (not continuous) are drawn as points, each one a measurement.
+    """
+    out = []
+    for chart, vitals in charts():
+        ranges = dict.fromkeys(v.chart_range for v in vitals)
+        for y_range in ranges:
+            drawn = tuple(v for v in vitals if v.chart_range == y_range)
+            title = chart.title
+            if len(ranges) > 1:  # one chart of the page drawn as several: name what each shows
+                units = {v.unit for v in drawn}
+                title = ", ".join(v.label for v in drawn) + (
+                    f" {units.pop()}" if len(units) == 1 else "")
+            out.append((drawn, title, y_range, not any(v.continuous for v in drawn)))
+    return out
 
 
 def to_html(report: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]) -> str:
@@ -149,11 +162,8 @@ def to_html(report: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]) ->
     notes = "".join(f"<li>{_when(n['at_ms'])} {html.escape(n['user'])}: "
                     f"{html.escape(n['text'])}</li>" for n in report["notes"])
     ready = report["discharge"]["minutes_after_infusion"]
-    charts = (_svg_chart(readings, ["hr", "rr", "etco2"], ["#c2410c", "#7c3aed", "#0f766e"],
-                         "HR, RR, EtCO2", (0, 160))
-              + _svg_chart(readings, ["spo2"], ["#2563eb"], "SpO2 %", (80, 100))
-              + _svg_chart(readings, ["sbp", "dbp"], ["#b91c1c", "#1d4ed8"], "Blood pressure",
-                           (40, 220), points=True))
+    charts = "".join(_svg_chart(readings, vitals, title, y_range, points=points)
+                     for vitals, title, y_range, points in _report_charts())
     phases = ", ".join(f"{p} {_when(at)}" for p, at in s["phase_started_ms"].items())
     where = html.escape(f"{s['site']}/{s['bed']}")
     readiness = "not reached" if ready is None else f"{ready} min into observation"

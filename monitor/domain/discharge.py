@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from monitor.domain.vitals import BY_NAME
+
 BP_BAND_PCT: Final = 20.0
 BP_CEILING: Final[Mapping[str, float]] = {"sbp": 160.0, "dbp": 100.0}
 RANGES: Final[Mapping[str, tuple[float, float]]] = {
@@ -24,7 +26,7 @@ RANGES: Final[Mapping[str, tuple[float, float]]] = {
     "rr": (10.0, 24.0),
     "spo2": (94.0, 100.0),
 }
-NAMES: Final[Mapping[str, str]] = {"hr": "HR", "rr": "RR", "spo2": "SpO2"}
+NAMES: Final[Mapping[str, str]] = {vital: BY_NAME[vital].label for vital in RANGES}
 
 
 @dataclass(slots=True)

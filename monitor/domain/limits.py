@@ -10,9 +10,19 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from monitor.domain.vitals import NAMES, REGISTRY, is_vital
 
 Priority = Literal["low", "medium", "high"]
 PRIORITY_RANK: Final[Mapping[Priority, int]] = {"low": 1, "medium": 2, "high": 3}
@@ -24,17 +34,21 @@ _COMPARE: Final[Mapping[Comparison, Callable[[float, float], bool]]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-VitalName = Literal["hr", "spo2", "rr", "etco2", "sbp", "dbp", "map"]
 
-PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = {
-    "hr": (0, 300),
-    "spo2": (0, 100),
-    "rr": (0, 150),
-    "etco2": (0, 150),
-    "sbp": (0, 300),
-    "dbp": (0, 250),
-    "map": (0, 300),
-}
+
+def _known_vital(name: str) -> str:
+    if not is_vital(name):
+        raise ValueError(f"{name[:40]!r} is not a known vital ({', '.join(NAMES)})")
+    return name
+
+
+VitalName = Annotated[
+    str, AfterValidator(_known_vital),
+    WithJsonSchema({"type": "string", "enum": list(NAMES)}),
+]
+"""A vital's name, as pydantic validates it against the registry."""
+
+PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = {v.name: v.plausible for v in REGISTRY}
 """Values a patient can have. Outside them a value is an artefact, never judged.
 
 The bounds are wide on purpose: HR 0 (asystole), RR 0 (apnea), SpO2 45 or BP

@@ -9,27 +9,22 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
 
 import orjson
 
-VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map")
-"""Every vital a reading may carry."""
+from monitor.domain.vitals import NAMES, REGISTRY
 
-CONTINUOUS_VITALS: Final = ("hr", "spo2", "rr", "etco2")
+VITALS: Final[tuple[str, ...]] = NAMES
+"""Every vital a reading may carry (the registry's, :mod:`monitor.domain.vitals`)."""
+
+CONTINUOUS_VITALS: Final[tuple[str, ...]] = tuple(v.name for v in REGISTRY if v.continuous)
 """Vitals a bedside monitor sends about once a second."""
 
-UNITS: Final = {
-    "hr": "/min",
-    "rr": "/min",
-    "spo2": "%",
-    "sbp": "mm[Hg]",
-    "dbp": "mm[Hg]",
-    "map": "mm[Hg]",
-    "etco2": "mm[Hg]",
-}
+UNITS: Final[Mapping[str, str]] = {v.name: v.ucum for v in REGISTRY}
 """UCUM unit of each vital."""
 
 FLAGS: Final = frozenset({"sensor_off", "artifact"})
