@@ -1,13 +1,14 @@
 // The live board: a snapshot over /ws/board, then deltas. A value older than
 // its stale limit, or under a technical alarm, is shown as -?-, never as if
-// it were current.
+// it were current. Which vitals a tile shows, their units, precision and
+// stale limits come from the monitor's vital-sign registry (/api/vitals).
 "use strict";
 
-const STALE_MS = { hr: 10000, spo2: 10000, rr: 10000, etco2: 10000 };
-const BP_STALE_MS = 15 * 60 * 1000;
 const TREND_MS = 15 * 60 * 1000;
 const RANK = { high: 3, medium: 2, low: 1 };
-const BP_GROUP = ["sbp", "dbp", "map"];
+
+let registry = null;       // GET /api/vitals: {vitals, cells, charts}
+let byName = {};           // vital name -> its registry entry
 
 const beds = new Map();    // "site/bed" -> bed state as in the snapshot
 const trends = new Map();  // "site/bed" -> {t: [], hr: [], spo2: []} (seconds)
@@ -97,7 +98,7 @@ function apply(message) {
 
 function doubtful(b, vital) {
   return b.alarms.some((a) => a.kind === "technical" && (
-    a.code === "offline" || a.vital === vital || (a.code === "nibp_overdue" && BP_GROUP.includes(vital))));
+    a.code === "offline" || a.vital === vital || (a.code === "nibp_overdue" && byName[vital].nibp)));
 }
 
 function fresh(b, vital, now, maxAge) {
@@ -121,12 +122,37 @@ function sessionLine(s, now) {
   return text;
 }
 
+function cellVitals(cell) { return cell.vitals.map((name) => byName[name]); }
+
+// A cell per registry cell: label and unit above, the value (spot values with their age).
+function addCells(list) {
+  for (const cell of registry.cells) {
+    const vitals = cellVitals(cell);
+    const units = new Set(vitals.map((v) => v.unit));
+    const item = document.createElement("div");
+    if (!vitals.some((v) => v.continuous)) item.className = "spot";
+    const label = document.createElement("dt");
+    label.textContent = cell.title;
+    if (units.size === 1) {
+      const unit = document.createElement("span");
+      unit.className = "unit";
+      unit.textContent = ` ${[...units][0]}`;
+      label.append(unit);
+    }
+    const value = document.createElement("dd");
+    value.dataset.vital = cell.key;
+    item.append(label, value);
+    list.append(item);
+  }
+}
+
 function tileFor(b) {
   const k = key(b.site, b.bed);
   let tile = board.querySelector(`[data-bed="${CSS.escape(k)}"]`);
   if (!tile) {
     tile = template.content.firstElementChild.cloneNode(true);
     tile.dataset.bed = k;
+    addCells(tile.querySelector(".vitals"));
     if (b.site === "system") {  // the monitor's own technical alarms, above every chair
       tile.classList.add("system");
       board.prepend(tile);
@@ -137,8 +163,8 @@ function tileFor(b) {
       width: 260, height: 56, legend: { show: false }, cursor: { show: false },
       axes: [{ show: false }, { show: false }],
       scales: { x: { time: true }, hr: { range: [40, 140] }, spo2: { range: [80, 100] } },
-      series: [{}, { stroke: "#c2410c", scale: "hr", width: 1.5, points: { show: false } },
-        { stroke: "#2563eb", scale: "spo2", width: 1.5, points: { show: false } }],
+      series: [{}, { stroke: byName.hr.colour, scale: "hr", width: 1.5, points: { show: false } },
+        { stroke: byName.spo2.colour, scale: "spo2", width: 1.5, points: { show: false } }],
     }, [[], [], []], tile.querySelector(".trend")));
   }
   return tile;
@@ -177,26 +203,28 @@ function alarmItem(a) {
   return li;
 }
 
+// A cell shows its vitals' values joined by "/" (SBP/DBP) only when every one
+// of them is current; a spot value carries its age.
 function renderVitals(tile, b, now) {
-  for (const vital of ["hr", "spo2", "rr", "etco2"]) {
-    const cell = tile.querySelector(`[data-vital="${vital}"]`);
-    const v = fresh(b, vital, now, STALE_MS[vital]);
-    cell.textContent = v ? Math.round(v.value) : "-?-";
-    cell.classList.toggle("unknown", !v);
+  for (const cell of registry.cells) {
+    const element = tile.querySelector(`[data-vital="${CSS.escape(cell.key)}"]`);
+    const vitals = cellVitals(cell);
+    const values = vitals.map((v) => fresh(b, v.name, now, v.fresh_s * 1000));
+    const known = values.every(Boolean);
+    element.replaceChildren();
+    if (known) {
+      element.append(values.map((x, i) => x.value.toFixed(vitals[i].precision)).join("/"));
+      if (!vitals.some((v) => v.continuous)) {
+        const age = document.createElement("span");
+        age.className = "age";
+        age.textContent = ` ${minutes(now - Math.min(...values.map((x) => x.ts_ms)))} ago`;
+        element.append(age);
+      }
+    } else {
+      element.textContent = "-?-";
+    }
+    element.classList.toggle("unknown", !known);
   }
-  const bpCell = tile.querySelector('[data-vital="bp"]');
-  const sbp = fresh(b, "sbp", now, BP_STALE_MS);
-  const dbp = fresh(b, "dbp", now, BP_STALE_MS);
-  bpCell.replaceChildren();
-  if (sbp && dbp) {
-    const age = document.createElement("span");
-    age.className = "age";
-    age.textContent = ` ${minutes(now - sbp.ts_ms)} ago`;
-    bpCell.append(`${Math.round(sbp.value)}/${Math.round(dbp.value)}`, age);
-  } else {
-    bpCell.textContent = "-?-";
-  }
-  bpCell.classList.toggle("unknown", !(sbp && dbp));
 }
 
 function render() {
@@ -265,10 +293,12 @@ document.getElementById("sound").onclick = async (event) => {
   event.target.disabled = true;
 };
 
-signIn().then((who) => {
+signIn().then(async (who) => {
   me = who;
   showUser(me);
   document.body.dataset.role = me.role;
+  registry = await api("/api/vitals");
+  byName = Object.fromEntries(registry.vitals.map((v) => [v.name, v]));
   setInterval(render, 500);
   connect();
 });

@@ -1,6 +1,8 @@
-// One session: charts (BP as points, limits dashed, phases marked), alarms
-// with their audit trail, notes, phase controls and threshold overrides.
-// An ended session is shown read-only, for review.
+// One session: charts (spot values such as BP as points with their limits
+// dashed, phases marked), alarms with their audit trail, notes, phase
+// controls and threshold overrides. An ended session is shown read-only, for
+// review. The charts and their vitals come from the vital-sign registry
+// (/api/vitals).
 "use strict";
 
 const sessionId = new URL(location.href).searchParams.get("id");
@@ -8,6 +10,8 @@ const NEXT = { baseline: ["infusion", "Start infusion"], infusion: ["observation
 const PHASE_COLOURS = { baseline: "#6b7280", infusion: "#b45309", observation: "#15803d", ended: "#111827" };
 let me = null;
 let session = null;
+let registry = null;  // GET /api/vitals: {vitals, cells, charts}
+let byName = {};      // vital name -> its registry entry
 const charts = {};
 
 function phaseMarks(u) {
@@ -51,28 +55,51 @@ function columns(readings, vitals) {
   return [t, ...values];
 }
 
-function drawCharts(readings, limits) {
-  chart("chart-continuous", [
-    {},
-    { label: "HR /min", stroke: "#c2410c", scale: "n" },
-    { label: "RR /min", stroke: "#7c3aed", scale: "n" },
-    { label: "EtCO₂ mmHg", stroke: "#0f766e", scale: "n" },
-    { label: "SpO₂ %", stroke: "#2563eb", scale: "%" },
-  ], { n: { range: [0, 160] }, "%": { range: [70, 100] } },
-  [{}, { scale: "n" }, { scale: "%", side: 1, grid: { show: false } }],
-  columns(readings, ["hr", "rr", "etco2", "spo2"]));
+function isSpot(spec) { return !spec.vitals.some((name) => byName[name].continuous); }
 
-  const bp = columns(readings, ["sbp", "dbp"]);
-  const points = { paths: () => null, points: { show: true, size: 8 } };
-  const bpLimits = limits.filter((l) => (l.vital === "sbp" || l.vital === "dbp") && l.limit !== null);
-  const series = [{}, { label: "SBP", stroke: "#b91c1c", ...points }, { label: "DBP", stroke: "#1d4ed8", ...points }];
-  const data = [...bp];
-  for (const l of bpLimits) {
-    series.push({ label: `${l.vital} ${l.when} ${l.limit} (${l.priority})`, dash: [6, 4], width: 1,
-      stroke: l.priority === "high" ? "#c81e1e" : "#a16207", points: { show: false } });
-    data.push(bp[0].map(() => l.limit));
+// A card per registry chart, in registry order, before the alarms.
+function addChartCards() {
+  const place = document.getElementById("charts");
+  for (const spec of registry.charts) {
+    const card = document.createElement("section");
+    card.className = "card";
+    const heading = document.createElement("h2");
+    heading.textContent = spec.title + (isSpot(spec) ? " (each point one measurement; dashed: limits)" : "");
+    const element = document.createElement("div");
+    element.id = `chart-${spec.key}`;
+    card.append(heading, element);
+    place.append(card);
   }
-  chart("chart-bp", series, { y: { range: [40, 220] } }, [{}, {}], data);
+}
+
+// One scale per value range (the first on the left, a second on the right);
+// spot values are points, with the absolute limits on them dashed.
+function drawCharts(readings, limits) {
+  const points = { paths: () => null, points: { show: true, size: 8 } };
+  for (const spec of registry.charts) {
+    const vitals = spec.vitals.map((name) => byName[name]);
+    const spot = isSpot(spec);
+    const scaleOf = (v) => v.chart_range.join("…");
+    const scales = {};
+    const axes = [{}];
+    for (const v of vitals) {
+      if (scales[scaleOf(v)]) continue;
+      scales[scaleOf(v)] = { range: v.chart_range };
+      axes.push(axes.length === 1 ? { scale: scaleOf(v) } : { scale: scaleOf(v), side: 1, grid: { show: false } });
+    }
+    const series = [{}, ...vitals.map((v) => ({
+      label: `${v.label} ${v.unit}`, stroke: v.colour, scale: scaleOf(v), ...(spot ? points : {}) }))];
+    const data = columns(readings, spec.vitals);
+    if (spot) {
+      for (const l of limits.filter((x) => spec.vitals.includes(x.vital) && x.limit !== null)) {
+        series.push({ label: `${l.vital} ${l.when} ${l.limit} (${l.priority})`, dash: [6, 4], width: 1,
+          scale: scaleOf(byName[l.vital]), stroke: l.priority === "high" ? "#c81e1e" : "#a16207",
+          points: { show: false } });
+        data.push(data[0].map(() => l.limit));
+      }
+    }
+    chart(`chart-${spec.key}`, series, scales, axes, data);
+  }
 }
 
 function renderFacts() {
@@ -197,7 +224,16 @@ document.getElementById("override-form").addEventListener("submit", async (event
 signIn().then(async (who) => {
   me = who;
   showUser(me);
+  registry = await api("/api/vitals");
+  byName = Object.fromEntries(registry.vitals.map((v) => [v.name, v]));
+  document.getElementById("override-form").vital.replaceChildren(...registry.vitals.map((v) => {
+    const option = document.createElement("option");
+    option.value = v.name;
+    option.textContent = `${v.name} (${v.label}, ${v.unit})`;
+    return option;
+  }));
   document.getElementById("page").hidden = false;
+  addChartCards();
   await refresh();
   setInterval(() => { if (session.phase !== "ended") refresh(); }, 5000);
 });

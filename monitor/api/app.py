@@ -11,7 +11,14 @@ from fastapi import Depends, FastAPI, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from monitor.api import admin_routes, alarm_routes, metrics, review_routes, session_routes
+from monitor.api import (
+    admin_routes,
+    alarm_routes,
+    metrics,
+    review_routes,
+    session_routes,
+    vital_routes,
+)
 from monitor.api.deps import ApiContext, Context, caller
 
 
@@ -25,6 +32,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(admin_routes.router, dependencies=protected)
     app.include_router(review_routes.router, dependencies=protected)
     app.include_router(metrics.router, dependencies=protected)
+    app.include_router(vital_routes.router, dependencies=protected)
     app.include_router(alarm_routes.socket_router)
 
     @app.get("/healthz", tags=["health"])
