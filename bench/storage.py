@@ -18,12 +18,14 @@ from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.physiology import BASELINE_S
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.sqlite import Batch, SqliteStore, StoredReading
-from monitor.app.auth import TokenRegistry
-from monitor.assembly import assemble
+from monitor.api.messages import session_message
+from monitor.app.reports import Reports
+from monitor.app.session_service import SessionBook
+from monitor.app.what_if import WhatIfWorker
 from monitor.domain.readings import BedRef, parse_reading
 from monitor.domain.sessions import Session
-from monitor.service import read_profiles
-from monitor.settings import Settings
+from monitor.service import influx_store
+from monitor.settings import Settings, read_profiles
 from tests.servers import influxdb
 
 HOUR_S = 3600
@@ -102,16 +104,18 @@ async def bench_influx(directory: Path, hours: list[tuple[Session, list[StoredRe
 
 async def report_time(name: str, store: SqliteStore, settings: Settings, session: Session, *,
                       rate: float, bytes_per_hour: float) -> None:
-    parts = await assemble(settings, read_profiles(settings), store, "mqtt://127.0.0.1:1883",
-                           TokenRegistry())
+    influx = influx_store(settings)
+    vitals = influx or store
+    reports = Reports(store, vitals, SessionBook(store, read_profiles(settings)),
+                      WhatIfWorker(vitals.reading_source()), session_message)
     timings = []
     for _ in range(5):
         started = time.perf_counter()
-        report = await parts.reports.build(session)
+        report = await reports.build(session)
         timings.append(time.perf_counter() - started)
     assert report["readings"] == HOUR_S
-    if parts.influx is not None:
-        await parts.influx.close()
+    if influx is not None:
+        await influx.close()
     print(f"{name:>7} {rate:>14,.0f} {min(timings) * 1000:>16.0f} {bytes_per_hour / 1024:>16,.0f}",
           flush=True)
 

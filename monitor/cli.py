@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Coroutine
@@ -11,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from device_sim.cli import chair_specs
-from monitor.adapters.influx import StoreUnavailableError
 from monitor.adapters.mqtt import BrokerAddress
 from monitor.adapters.sqlite import SqliteStore
+from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.api.messages import session_message
 from monitor.app.auth import ROLES, new_token, token_hash
 from monitor.app.counters import now_ms
-from monitor.app.session_service import UnknownSessionError
+from monitor.app.ports import StoreUnavailableError
+from monitor.app.reports import Reports
+from monitor.app.session_service import SessionBook, UnknownSessionError
+from monitor.app.what_if import WhatIfWorker
 from monitor.demo import run_demo
-from monitor.service import Started, run_monitor, session_report
-from monitor.settings import Settings, SettingsError, load_settings
+from monitor.service import Started, influx_store, record_store, run_monitor
+from monitor.settings import Settings, SettingsError, load_settings, read_profiles
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +52,41 @@ def _parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="revoke a token")
     revoke.add_argument("id", type=int)
     return parser
+
+
+async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
+    """A session's report or export, read straight from the stores (no broker, no server).
+
+    Raises:
+        UnknownSessionError: No session has that id.
+        StoreUnavailableError: InfluxDB does not answer.
+        SettingsError: The thresholds file or the database cannot be used.
+    """
+    profiles = read_profiles(settings)
+    store = record_store(settings)
+    await store.open()
+    influx = influx_store(settings)
+    vitals = influx or store
+    reports = Reports(store, vitals, SessionBook(store, profiles),
+                      WhatIfWorker(vitals.reading_source()), session_message)
+    try:
+        session = await reports.session(session_id)
+        if fmt in ("json", "html"):
+            report = await reports.report(session_id)
+            if fmt == "json":
+                return json.dumps(report, indent=2) + "\n"
+            return to_html(report, await reports.readings(session))
+        readings = await reports.readings(session)
+        if fmt == "csv":
+            return to_csv(readings)
+        if fmt == "jsonl":
+            return to_jsonl(readings)
+        return json.dumps(to_fhir(session, readings), indent=1) + "\n"
+    finally:
+        await reports.close()
+        if influx is not None:
+            await influx.close()
+        await store.close()
 
 
 def _say(text: str) -> None:
@@ -96,7 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as error:
         sys.exit(f"monitor: settings: {error}")
     if args.command == "token":
-        asyncio.run(_tokens(settings, args))
+        try:
+            asyncio.run(_tokens(settings, args))
+        except SettingsError as error:  # e.g. a database schema newer than this monitor
+            sys.exit(f"monitor: {error}")
         return
     if args.command == "report":
         try:

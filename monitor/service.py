@@ -1,8 +1,11 @@
-"""Wires the adapters to the domain and runs them under one TaskGroup.
+"""The running monitor: every part built from the settings, wired, and run under one TaskGroup.
 
-Shutdown (SIGTERM, SIGINT, or the ``stop`` event) is orderly: stop taking
-messages from the broker, process what was taken, commit it, acknowledge it,
-and only then disconnect, so the broker has nothing left to redeliver.
+:class:`Monitor` is used with ``async with``: entering opens the record
+store, the broker (embedded or external) and restores the open sessions;
+:meth:`Monitor.serve` runs every loop until told to stop. Shutdown (SIGTERM,
+SIGINT, or the ``stop`` event) is orderly: stop taking messages from the
+broker, process what was taken, commit it, acknowledge it, and only then
+disconnect, so the broker has nothing left to redeliver.
 """
 
 from __future__ import annotations
@@ -10,45 +13,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import signal
-import sqlite3
-import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Final
+from types import TracebackType
+from typing import Final, Self
 
 import uvicorn
 
+from monitor.adapters import influx, mqtt
 from monitor.adapters.embedded_broker import embedded_broker
-from monitor.adapters.influx import StoreUnavailableError
-from monitor.adapters.mqtt import MqttIngest
+from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.pagers import build_pager
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.app import create_app
-from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
-from monitor.app.access import issue_demo_tokens, load_tokens
-from monitor.app.auth import TokenRegistry
-from monitor.app.counters import now_ms
+from monitor.api.deps import ApiContext
+from monitor.api.hub import BoardHub
+from monitor.api.messages import session_message
+from monitor.api.metrics import render as render_metrics
+from monitor.app.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
+from monitor.app.alarm_actions import AlarmActions
+from monitor.app.beds import AlarmFanout, OpenSessions
+from monitor.app.board import Board
+from monitor.app.counters import Counters, now_ms
+from monitor.app.ingest import Processor
+from monitor.app.outbox import OutboxShipper
 from monitor.app.pager import Delivery
-from monitor.app.ports import Inbound, VitalsStore
+from monitor.app.ports import StoreUnavailableError, VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 from monitor.app.supervision import Work, supervised
+from monitor.app.system_alarms import SystemAlarms
+from monitor.app.upkeep import heartbeat, prune_forever
+from monitor.app.what_if import WhatIfWorker
 from monitor.app.writer import BatchWriter
-from monitor.assembly import Parts, assemble
-from monitor.domain.limits import Profile, ProfileError, load_profiles
+from monitor.domain.alarms import AlarmEvent
+from monitor.domain.engine import BedEngine
+from monitor.domain.limits import Profile
 from monitor.domain.readings import iso_ms
+from monitor.domain.sequence import SequenceTracker
 from monitor.logs import redact_tokens
-from monitor.settings import Settings, SettingsError
+from monitor.settings import Settings, SettingsError, read_profiles
 
 log = logging.getLogger(__name__)
 
 RECENT_SEQ_WINDOW_MS: Final = 15 * 60 * 1000
-DAY_MS: Final = 24 * 3600 * 1000
-PRUNE_EVERY_S: Final = 3600.0
-HEARTBEAT_S: Final = 10.0
 """How far back the seq of stored readings is reloaded to recognise redeliveries."""
 SHUTDOWN_DRAIN_TIMEOUT_S: Final = 30.0
 
@@ -67,26 +77,20 @@ class Started:
     demo_tokens: dict[str, str]
 
 
-def read_profiles(settings: Settings) -> dict[str, Profile]:
-    """Load the threshold profiles and check the default one exists.
+def record_store(settings: Settings) -> SqliteStore:
+    """The SQLite record store under the data directory."""
+    return SqliteStore(settings.data_dir / "monitor.db",
+                       dead_letters_max_rows=settings.dead_letters_max_rows,
+                       dead_letters_max_bytes=settings.dead_letters_max_bytes)
 
-    Raises:
-        SettingsError: The file is missing or invalid, or lacks the profile.
-    """
-    path = settings.thresholds_file
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-        profiles = load_profiles(document, str(path))
-    except OSError as error:
-        raise SettingsError(f"thresholds file {path}: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, ProfileError) as error:
-        raise SettingsError(f"thresholds file {path}: {error}") from None
-    if settings.thresholds_profile not in profiles:
-        raise SettingsError(
-            f"thresholds_profile {settings.thresholds_profile!r} is not in {path} "
-            f"(it has {', '.join(sorted(profiles))})"
-        )
-    return profiles
+
+def influx_store(settings: Settings) -> InfluxVitals | None:
+    """The InfluxDB vitals store, if the settings put the vitals there."""
+    if settings.store != "influx":
+        return None
+    return influx.build(influx.InfluxConfig(
+        url=settings.influx_url, database=settings.influx_db, token=settings.influx_token,
+        username=settings.influx_username, password=settings.influx_password))
 
 
 @contextlib.asynccontextmanager
@@ -98,71 +102,262 @@ async def _broker_url(settings: Settings) -> AsyncIterator[str]:
             yield url
 
 
-async def _prune_forever(settings: Settings, vitals: VitalsStore, reports: Reports) -> None:
-    """Once an hour: keep the reports of sessions whose readings age out, then prune."""
-    assert settings.retention_days is not None
-    while True:
-        cutoff = now_ms() - round(settings.retention_days * DAY_MS)
+class Monitor:
+    """One monitor: its parts, how they are wired, and the TaskGroup that runs them."""
+
+    def __init__(self, settings: Settings, *, demo: bool = False) -> None:
+        """``demo`` accepts a weak bootstrap token and issues a fresh token per role."""
+        self.settings = settings
+        self._demo = demo
+        self._stack = contextlib.AsyncExitStack()
+        self._crashed_at: int | None = None
+        self.demo_tokens: dict[str, str] = {}
+
+    async def __aenter__(self) -> Self:
+        """Open the store and the broker, wire every part, restore the open sessions.
+
+        Raises:
+            SettingsError: What the settings say cannot be used.
+        """
+        redact_tokens()
+        settings = self.settings
+        profiles = read_profiles(settings)
         try:
-            await reports.keep_all_ended()
-            await vitals.prune(cutoff)
-        except StoreUnavailableError as error:
-            log.warning("pruning readings before %s waits: %s", cutoff, error)
-        await asyncio.sleep(PRUNE_EVERY_S)
+            self.store = store = record_store(settings)
+            await store.open()
+            self._stack.push_async_callback(store.close)
+            self.tokens = await load_tokens(store, settings, demo=self._demo)
+            if self._demo:
+                self.demo_tokens = await issue_demo_tokens(store, self.tokens)
+            self._crashed_at = await store.mark_running(now_ms())
+            self.broker_url = await self._stack.enter_async_context(_broker_url(settings))
+            self._wire(profiles)
+            await self._restore()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
 
-
-async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
-    """A session's report or export, read straight from the stores (``monitor report``).
-
-    Raises:
-        UnknownSessionError: No session has that id.
-        StoreUnavailableError: InfluxDB does not answer.
-    """
-    profiles = read_profiles(settings)
-    store = _record_store(settings)
-    await store.open()
-    try:
-        # Reading only: the parts' broker connection is never opened.
-        parts = await assemble(settings, profiles, store, "mqtt://127.0.0.1:1883",
-                               TokenRegistry())
+    async def __aexit__(self, error_type: type[BaseException] | None,
+                        error: BaseException | None, traceback: TracebackType | None) -> None:
+        """Note a clean stop (only after one), then close the broker and the store."""
         try:
-            session = await parts.sessions.get(session_id)
-            if fmt in ("json", "html"):
-                report = await parts.reports.report(session_id)
-                if fmt == "json":
-                    return json.dumps(report, indent=2) + "\n"
-                return to_html(report, await parts.reports.readings(session))
-            readings = await parts.reports.readings(session)
-            if fmt == "csv":
-                return to_csv(readings)
-            if fmt == "jsonl":
-                return to_jsonl(readings)
-            return json.dumps(to_fhir(session, readings), indent=1) + "\n"
+            if error_type is None:
+                await self.store.mark_stopped()
         finally:
-            if parts.influx is not None:
-                await parts.influx.close()
-    finally:
-        await store.close()
+            await self._stack.aclose()
 
+    def _wire(self, profiles: dict[str, Profile]) -> None:
+        settings, store = self.settings, self.store
+        self.counters = Counters()
+        self.hub = BoardHub(settings.ws_queue_size, settings.ws_send_timeout_s)
+        self.board = Board(self.hub)
+        self.alarms = AlarmFanout(self.board)
+        self.inbox = mqtt.Inbox(settings.ingest_queue_size)
+        self.ingest = mqtt.build(mqtt.MqttConfig(
+            url=self.broker_url, client_id=settings.mqtt_client_id,
+            protocol=settings.mqtt_protocol if settings.mqtt_url else "3.1.1",
+            sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s,
+            ca_file=settings.mqtt_ca_file), self.inbox)
+        self.influx = influx_store(settings)
+        self.writer = BatchWriter(
+            store, self.ingest.ack, self.counters, batch_size=settings.batch_size,
+            queue_size=settings.ingest_queue_size,
+            to_outbox=influx.line if self.influx else None)
+        self.system = SystemAlarms(self.alarms, self.writer)
+        self.ingest.report = self.system.broker_event
+        self.vitals: VitalsStore = self.influx or store
+        self.shipper = None
+        if self.influx is not None:
+            self.shipper = OutboxShipper(store, self.influx, batch=settings.outbox_batch,
+                                         on_outage=self.system.store_outage)
+            self.writer.on_commit = self.shipper.kick
+        self.open_sessions = OpenSessions()
+        self.sessions = SessionService(
+            store, self.open_sessions, self.board, alarms=self.alarms, writer=self.writer,
+            vitals=self.vitals, profiles=profiles, default_profile=settings.thresholds_profile)
+        self.actions = AlarmActions(self.open_sessions, self.alarms, self.writer, self.board,
+                                    system=self.system, counters=self.counters)
+        self.reports = Reports(store, self.vitals, self.sessions,
+                               WhatIfWorker(self.vitals.reading_source()), session_message)
+        self._stack.push_async_callback(self.reports.close)
+        self.processor = Processor(
+            inbox=self.inbox, writer=self.writer, board=self.board, alarms=self.alarms,
+            sessions=self.open_sessions, counters=self.counters, tracker=SequenceTracker(),
+            gap_alarm_readings=settings.gap_alarm_readings)
 
-def _record_store(settings: Settings) -> SqliteStore:
-    return SqliteStore(settings.data_dir / "monitor.db",
-                       dead_letters_max_rows=settings.dead_letters_max_rows,
-                       dead_letters_max_bytes=settings.dead_letters_max_bytes)
+    async def _restore(self) -> None:
+        """Open sessions, their alarms and recent seq numbers, as stored before a restart."""
+        now = now_ms()
+        stored_alarms = await self.store.alarms("open")
+        for session in await self.store.sessions(open_only=True):
+            engine = BedEngine(session, self.sessions.profile_of(session), now_ms=now)
+            alarms = [a for a in stored_alarms if a.session_id == session.id]
+            engine.restore(alarms)
+            self.open_sessions.open(engine)
+            self.board.on_session(session)
+            for alarm in alarms:
+                self.board.on_alarm(AlarmEvent("raised", alarm))
+        for source, seq, ts_ms in await self.store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
+            self.processor.tracker.observe(source, seq, ts_ms)
 
+    def ready(self) -> dict[str, bool]:
+        """Whether the broker and the vitals store are reachable, and storing works."""
+        return {"broker": self.ingest.connected.is_set(),
+                "store": self.shipper is None or self.shipper.healthy,
+                "store_writable": self.writer.failing is None}
 
-async def _heartbeat(store: SqliteStore) -> None:
-    """Note the time now and then, so a restart after a crash can say when it happened.
+    async def metrics(self) -> str:
+        """``/metrics``."""
+        ready = self.ready()
+        gauges = {
+            "ingest_queue": ("messages waiting to be processed", float(self.inbox.qsize())),
+            "store_queue": ("results waiting to be committed", float(self.writer.depth)),
+            "outbox": ("readings waiting for InfluxDB", float(await self.store.outbox_depth())),
+            "outbox_shipped": ("readings shipped to InfluxDB since start-up",
+                               float(self.shipper.shipped if self.shipper else 0)),
+            "broker_reconnects": ("times the broker connection was lost since start-up",
+                                  float(self.ingest.reconnects)),
+            "ingest_pauses": ("times the broker socket was paused because the inbox was full",
+                              float(self.ingest.pauses)),
+            "store_up": ("1 if the vitals store takes readings", float(ready["store"])),
+            "broker_up": ("1 if connected to the broker", float(ready["broker"])),
+            "board_clients": ("connected board screens", float(self.hub.clients)),
+            "open_sessions": ("sessions not ended", float(len(self.open_sessions.engines()))),
+        }
+        return render_metrics(self.counters, gauges, self.board.alarm_counts())
 
-    A heartbeat that cannot be written (a full disk) is skipped: the readings'
-    commits fail too, and they raise ``storage_failed``.
-    """
-    while True:
-        await asyncio.sleep(HEARTBEAT_S)
+    def api_context(self) -> ApiContext:
+        """What the HTTP routes work with."""
+        return ApiContext(
+            board=self.board, hub=self.hub, store=self.store, sessions=self.sessions,
+            actions=self.actions, counters=self.counters, tokens=self.tokens,
+            vitals=self.vitals, reports=self.reports,
+            dashboard_dir=self.settings.dashboard_dir, ready=self.ready, metrics=self.metrics)
+
+    async def serve(self, stop: asyncio.Event,
+                    on_started: Callable[[Started], object] | None = None) -> None:
+        """Run every loop and the HTTP server until ``stop`` is set, then shut down in order.
+
+        ``on_started`` is called once the HTTP server is up; what it returns,
+        if awaitable, runs as a task of the service (the demo runs its
+        simulator so).
+
+        Raises:
+            SettingsError: The HTTP server could not start.
+        """
+        settings = self.settings
+        # What start-up built (modules, the API's schemas, restored sessions) lives
+        # as long as the process: leave it out of the collector's full passes.
+        gc.collect()
+        gc.freeze()
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(self.api_context()), host=settings.http_host, port=settings.http_port,
+            log_level="warning", access_log=False, lifespan="off",
+            # Board frames are small and go out thousands of times a second on a
+            # clinic's LAN: compressing each costs more CPU than it saves.
+            ws_per_message_deflate=False,
+        ))
+        async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+            outcomes: set[asyncio.Task[None]] = set()
+
+            def report(delivery: Delivery) -> None:
+                task = group.create_task(self.actions.page_outcome(delivery),
+                                         name="page-outcome")
+                outcomes.add(task)
+                task.add_done_callback(outcomes.discard)
+
+            pager = await build_pager(settings.paging_file, self.ingest.publish, report, stack)
+            self.alarms.listeners.append(pager)
+
+            async def crashed(name: str, error: Exception) -> None:
+                self.counters.task_failures += 1
+                await self.system.event("task_failed", "high",
+                                        f"background task {name} failed ({error!r}); restarted")
+
+            def loop(name: str, work: Work) -> asyncio.Task[None]:
+                return supervised(group, name, work, crashed)
+
+            loop("mqtt-ingest", self.ingest.run)
+            clock = loop("alarm-clock", lambda: self.actions.run_clock(settings.tick_interval_s))
+            endless = [
+                clock,
+                loop("process", self.processor.run),
+                loop("store-writer", self.writer.run),
+                loop("tokens", lambda: keep_tokens_fresh(self.store, self.tokens)),
+                loop("broker-watch", lambda: self.system.watch_broker(
+                    self.ingest.connected, settings.broker_alarm_after_s)),
+                loop("heartbeat", lambda: heartbeat(self.store)),
+                *await self._storage_tasks(loop, stack),
+            ]
+            if self._crashed_at is not None:  # the store writer runs: the alarm is committed
+                await self.system.event("monitor_restarted", "medium", (
+                    f"the monitor stopped without shutting down (last seen "
+                    f"{iso_ms(self._crashed_at)}); what the broker kept meanwhile is being "
+                    "replayed"))
+            http = group.create_task(server.serve(), name="http")
+            while not server.started:
+                if http.done():
+                    raise SettingsError(f"HTTP server could not start on "
+                                        f"{settings.http_host}:{settings.http_port}")
+                await asyncio.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            started = Started(f"http://{settings.http_host}:{port}/", self.broker_url,
+                              self.sessions, self.demo_tokens)
+            extra = on_started(started) if on_started else None
+            if asyncio.iscoroutine(extra):
+                endless.append(group.create_task(extra, name="demo"))
+            waiting = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiting, http}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            clock.cancel()
+            await pager.close()
+            await self._drain(outcomes)
+            if self.shipper is not None:
+                for task in endless:
+                    if task.get_name() == "outbox-shipper":
+                        task.cancel()
+                left = await self.shipper.flush(SHUTDOWN_DRAIN_TIMEOUT_S)
+                log.info("shutdown: %d readings wait in the outbox for the next start", left)
+            server.should_exit = True
+            for task in endless:
+                task.cancel()
+
+    async def _drain(self, outcomes: set[asyncio.Task[None]]) -> None:
+        """Stop taking messages; store and acknowledge what was taken; then disconnect."""
+        inbox, writer = self.inbox, self.writer
+        log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
+        self.ingest.stop()
         try:
-            await store.mark_seen(now_ms())
-        except (sqlite3.Error, OSError) as error:
-            log.warning("heartbeat not written: %s", error)
+            async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
+                await self.ingest.idle.wait()
+                await inbox.join()
+                await asyncio.gather(*outcomes, return_exceptions=True)
+                await writer.join()
+        except TimeoutError:
+            log.error("shutdown: store did not take the last %d messages in time; the broker "
+                      "redelivers them", inbox.qsize() + writer.depth)
+        self.ingest.release()
+
+    async def _storage_tasks(
+        self, loop: Callable[[str, Work], asyncio.Task[None]],
+        stack: contextlib.AsyncExitStack,
+    ) -> list[asyncio.Task[None]]:
+        """The outbox shipper (InfluxDB) and the retention job, as the settings ask."""
+        tasks = []
+        if self.shipper is not None and self.influx is not None:
+            stack.push_async_callback(self.influx.close)
+            try:
+                await self.influx.ensure_database()
+            except StoreUnavailableError as error:
+                log.warning("InfluxDB is not reachable yet (%s); readings wait in the outbox",
+                            error)
+            tasks.append(loop("outbox-shipper", self.shipper.run))
+        retention_days = self.settings.retention_days
+        if retention_days is not None:
+            tasks.append(loop("retention", lambda: prune_forever(
+                retention_days, self.vitals, self.reports)))
+        return tasks
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -178,159 +373,13 @@ async def run_monitor(
     stop: asyncio.Event | None = None,
     on_started: Callable[[Started], object] | None = None,
 ) -> None:
-    """Run the monitor until ``stop`` is set, or without one, until SIGTERM/SIGINT.
-
-    ``on_started`` is called once the broker, store and HTTP server are up;
-    what it returns, if awaitable, runs as a task of the service (the demo
-    runs its simulator so). ``demo`` accepts a weak bootstrap token and
-    issues a fresh token per role.
+    """Run a :class:`Monitor` until ``stop`` is set, or without one, until SIGTERM/SIGINT.
 
     Raises:
         SettingsError: What the settings say cannot be used.
     """
-    redact_tokens()
     if stop is None:
         stop = asyncio.Event()
         _install_signal_handlers(stop)
-    profiles = read_profiles(settings)
-    store = _record_store(settings)
-    await store.open()
-    try:
-        tokens = await load_tokens(store, settings, demo=demo)
-        demo_tokens = await issue_demo_tokens(store, tokens) if demo else {}
-        last_seen = await store.mark_running(now_ms())
-        async with _broker_url(settings) as broker_url:
-            await _serve(settings, profiles, store, broker_url, tokens=tokens,
-                         demo_tokens=demo_tokens, stop=stop, on_started=on_started,
-                         crashed_at=last_seen)
-        await store.mark_stopped()
-    finally:
-        await store.close()
-
-
-async def _drain(
-    ingest: MqttIngest,
-    inbox: asyncio.Queue[Inbound],
-    writer: BatchWriter,
-    outcomes: set[asyncio.Task[None]],
-) -> None:
-    """Stop taking messages; store and acknowledge what was taken; then disconnect."""
-    log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
-    ingest.stop()
-    try:
-        async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
-            await ingest.idle.wait()
-            await inbox.join()
-            await asyncio.gather(*outcomes, return_exceptions=True)
-            await writer.join()
-    except TimeoutError:
-        log.error("shutdown: store did not take the last %d messages in time; the broker "
-                  "redelivers them", inbox.qsize() + writer.depth)
-    ingest.release()
-
-
-async def _serve(
-    settings: Settings,
-    profiles: dict[str, Profile],
-    store: SqliteStore,
-    broker_url: str,
-    *,
-    tokens: TokenRegistry,
-    demo_tokens: dict[str, str],
-    stop: asyncio.Event,
-    on_started: Callable[[Started], object] | None,
-    crashed_at: int | None,
-) -> None:
-    parts = await assemble(settings, profiles, store, broker_url, tokens)
-    # What start-up built (modules, the API's schemas, restored sessions) lives
-    # as long as the process: leave it out of the collector's full passes.
-    gc.collect()
-    gc.freeze()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(parts.api_context()), host=settings.http_host, port=settings.http_port,
-        log_level="warning", access_log=False, lifespan="off",
-        # Board frames are small and go out thousands of times a second on a
-        # clinic's LAN: compressing each costs more CPU than it saves.
-        ws_per_message_deflate=False,
-    ))
-    async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-        outcomes: set[asyncio.Task[None]] = set()
-
-        def report(delivery: Delivery) -> None:
-            task = group.create_task(parts.actions.page_outcome(delivery), name="page-outcome")
-            outcomes.add(task)
-            task.add_done_callback(outcomes.discard)
-
-        pager = await build_pager(settings.paging_file, parts.ingest.publish, report, stack)
-        stack.push_async_callback(parts.reports.close)
-        parts.alarms.listeners.append(pager)
-        async def crashed(name: str, error: Exception) -> None:
-            parts.counters.task_failures += 1
-            await parts.system.event("task_failed", "high",
-                                     f"background task {name} failed ({error!r}); restarted")
-
-        def loop(name: str, work: Work) -> asyncio.Task[None]:
-            return supervised(group, name, work, crashed)
-
-        loop("mqtt-ingest", parts.ingest.run)
-        clock = loop("alarm-clock", lambda: parts.actions.run_clock(settings.tick_interval_s))
-        endless = [
-            clock,
-            loop("process", parts.processor.run),
-            loop("store-writer", parts.writer.run),
-            loop("tokens", parts.refresh_tokens),
-            loop("broker-watch", lambda: parts.system.watch_broker(
-                parts.ingest.connected, settings.broker_alarm_after_s)),
-            loop("heartbeat", lambda: _heartbeat(store)),
-            *await _storage_tasks(parts, loop, stack),
-        ]
-        if crashed_at is not None:  # after the store writer runs: the alarm is committed
-            await parts.system.event("monitor_restarted", "medium", (
-                f"the monitor stopped without shutting down (last seen {iso_ms(crashed_at)}); "
-                "what the broker kept meanwhile is being replayed"))
-        http = group.create_task(server.serve(), name="http")
-        while not server.started:
-            if http.done():
-                raise SettingsError(f"HTTP server could not start on "
-                                    f"{settings.http_host}:{settings.http_port}")
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        started = Started(f"http://{settings.http_host}:{port}/", broker_url, parts.sessions,
-                          demo_tokens)
-        extra = on_started(started) if on_started else None
-        if asyncio.iscoroutine(extra):
-            endless.append(group.create_task(extra, name="demo"))
-        waiting = asyncio.create_task(stop.wait())
-        await asyncio.wait({waiting, http}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        clock.cancel()
-        await pager.close()
-        await _drain(parts.ingest, parts.inbox, parts.writer, outcomes)
-        if parts.shipper is not None:
-            for task in endless:
-                if task.get_name() == "outbox-shipper":
-                    task.cancel()
-            left = await parts.shipper.flush(SHUTDOWN_DRAIN_TIMEOUT_S)
-            log.info("shutdown: %d readings wait in the outbox for the next start", left)
-        server.should_exit = True
-        for task in endless:
-            task.cancel()
-
-
-async def _storage_tasks(
-    parts: Parts, loop: Callable[[str, Work], asyncio.Task[None]],
-    stack: contextlib.AsyncExitStack,
-) -> list[asyncio.Task[None]]:
-    """The outbox shipper (InfluxDB) and the retention job, as the settings ask."""
-    tasks = []
-    if parts.shipper is not None and parts.influx is not None:
-        stack.push_async_callback(parts.influx.close)
-        try:
-            await parts.influx.ensure_database()
-        except StoreUnavailableError as error:
-            log.warning("InfluxDB is not reachable yet (%s); readings wait in the outbox", error)
-        tasks.append(loop("outbox-shipper", parts.shipper.run))
-    if parts.settings.retention_days is not None:
-        tasks.append(loop("retention", lambda: _prune_forever(
-            parts.settings, parts.vitals, parts.reports)))
-    return tasks
+    async with Monitor(settings, demo=demo) as monitor:
+        await monitor.serve(stop, on_started)

@@ -23,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from monitor.domain.limits import Profile, ProfileError, load_profiles
+
 ENV_PREFIX: Final = "MONITOR_"
 CONFIG_VARIABLE: Final = "MONITOR_CONFIG"
 DEFAULT_CONFIG: Final = Path("config/monitor.toml")
@@ -241,3 +243,25 @@ def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - field values 
                 shown = "<hidden>" if name in SECRET_FIELDS else repr(problem["input"])
                 lines.append(f"{where} = {shown}: expected {_expected(name)} ({problem['msg']})")
         raise SettingsError("; ".join(lines)) from None
+
+
+def read_profiles(settings: Settings) -> dict[str, Profile]:
+    """Load the threshold profiles and check the default one exists.
+
+    Raises:
+        SettingsError: The file is missing or invalid, or lacks the profile.
+    """
+    path = settings.thresholds_file
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        profiles = load_profiles(document, str(path))
+    except OSError as error:
+        raise SettingsError(f"thresholds file {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, ProfileError) as error:
+        raise SettingsError(f"thresholds file {path}: {error}") from None
+    if settings.thresholds_profile not in profiles:
+        raise SettingsError(
+            f"thresholds_profile {settings.thresholds_profile!r} is not in {path} "
+            f"(it has {', '.join(sorted(profiles))})"
+        )
+    return profiles

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from monitor.adapters.sqlite import StoredReading
+from monitor.app.ports import StoreUnavailableError
 from monitor.domain.readings import VITALS, iso_ms
 
 MEASUREMENT: Final = "vitals"
-
-
-class StoreUnavailableError(Exception):
-    """The time-series store could not take or give data now; the message says why."""
 
 
 def _tag(value: str) -> str:
@@ -67,6 +65,26 @@ def _in_ns(point: str) -> str:
     """The point with its time in ns (one an earlier version queued in ms is widened)."""
     head, _, at = point.rpartition(" ")
     return point if len(at.lstrip("-")) > 13 else f"{head} {int(at) * NS_PER_MS}"
+
+
+class InfluxConfig(BaseModel):
+    """Where the InfluxDB vitals store is, and how to sign in (a token, or a 1.x user)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str
+    database: str
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+def build(config: InfluxConfig) -> InfluxVitals:
+    """The store ``config`` describes (no connection is made until it is used)."""
+    return InfluxVitals(
+        config.url, config.database,
+        token=config.token.get_secret_value() if config.token else None,
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None)
 
 
 class InfluxVitals:

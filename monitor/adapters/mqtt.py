@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -37,6 +38,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from pydantic import BaseModel, ConfigDict
 
 from monitor.app.ports import AckToken, Inbound
 
@@ -522,3 +524,27 @@ def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> N
         callback()
     else:
         loop.call_soon_threadsafe(callback)
+
+
+class MqttConfig(BaseModel):
+    """How the monitor reaches its broker, and what it subscribes to there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str
+    client_id: str
+    protocol: Literal["5", "3.1.1"]
+    sites: list[str]
+    session_expiry_s: int
+    ca_file: Path | None = None
+
+
+def build(config: MqttConfig, inbox: Inbox) -> MqttIngest:
+    """The ingest ``config`` describes, feeding ``inbox``.
+
+    Raises:
+        ValueError: The URL is not ``mqtt://`` or ``mqtts://`` with a host.
+    """
+    return MqttIngest(
+        BrokerAddress.parse(config.url), client_id=config.client_id, protocol=config.protocol,
+        sites=config.sites, session_expiry_s=config.session_expiry_s, inbox=inbox,
+        ca_file=str(config.ca_file) if config.ca_file else None)

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from monitor.adapters.influx import InfluxVitals, StoreUnavailableError
 from monitor.adapters.sqlite import SqliteStore
+from monitor.app.ports import StoreUnavailableError, VitalsSink
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class OutboxShipper:
     def __init__(
         self,
         store: SqliteStore,
-        influx: InfluxVitals,
+        influx: VitalsSink,
         *,
         batch: int,
         on_outage: Callable[[str | None], Awaitable[None]],

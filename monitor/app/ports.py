@@ -6,7 +6,7 @@ these; the use cases in :mod:`monitor.app` see only these, never an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,6 +68,17 @@ class PagerTarget(Protocol):
 
     async def send(self, page: dict[str, Any]) -> None:
         """Deliver one page, or raise :class:`PageDeliveryError`."""
+
+
+class StoreUnavailableError(Exception):
+    """The time-series store could not take or give data now; the message says why."""
+
+
+class VitalsSink(Protocol):
+    """Where the outbox ships readings to (InfluxDB), as line protocol."""
+
+    async def write_lines(self, lines: Sequence[str]) -> None:
+        """Write the lines, or raise :class:`StoreUnavailableError`."""
 
 
 class ReadingSource(Protocol):

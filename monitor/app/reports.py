@@ -14,7 +14,7 @@ from typing import Any
 from monitor.adapters.sqlite import SqliteStore
 from monitor.app.counters import now_ms
 from monitor.app.ports import VitalsStore
-from monitor.app.session_service import SessionService
+from monitor.app.session_service import SessionBook
 from monitor.app.what_if import WhatIfWorker
 from monitor.domain.limits import Profile
 from monitor.domain.replay import discharge_ready_ms, stored_reading
@@ -34,7 +34,7 @@ def times_ms(readings: Sequence[Mapping[str, Any]]) -> list[int]:
 class Reports:
     """Builds, keeps and compares session reports."""
 
-    def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionService,
+    def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionBook,
                  what_ifs: WhatIfWorker, describe: Callable[[Session], dict[str, Any]]) -> None:
         """``describe`` gives a session as the report shows it (the API's session shape)."""
         self._describe = describe
@@ -46,6 +46,14 @@ class Reports:
     async def close(self) -> None:
         """Stop the what-if worker."""
         await self._what_ifs.close()
+
+    async def session(self, session_id: str) -> Session:
+        """A session by id.
+
+        Raises:
+            UnknownSessionError: No session has that id.
+        """
+        return await self._sessions.get(session_id)
 
     async def readings(self, session: Session) -> list[dict[str, Any]]:
         """The session's stored readings, in time order."""

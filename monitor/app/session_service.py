@@ -51,7 +51,38 @@ def baseline_of(values: Mapping[str, list[float]]) -> dict[str, float]:
     return baseline
 
 
-class SessionService:
+class SessionBook:
+    """Stored sessions by id, with the threshold profiles they run under."""
+
+    def __init__(self, store: SqliteStore, profiles: Mapping[str, Profile]) -> None:
+        self._store = store
+        self._profiles = profiles
+
+    def named_profile(self, name: str) -> Profile:
+        """A profile from thresholds.toml.
+
+        Raises:
+            KeyError: There is none of that name.
+        """
+        return self._profiles[name]
+
+    def profile_of(self, session: Session) -> Profile:
+        """The session's profile with its overrides applied."""
+        return self._profiles[session.profile].with_overrides(session.overrides)
+
+    async def get(self, session_id: str) -> Session:
+        """A session by id.
+
+        Raises:
+            UnknownSessionError: No session has that id.
+        """
+        session = await self._store.session(session_id)
+        if session is None:
+            raise UnknownSessionError(session_id)
+        return session
+
+
+class SessionService(SessionBook):
     """Creates sessions, changes their phase and their thresholds."""
 
     def __init__(
@@ -66,26 +97,13 @@ class SessionService:
         profiles: Mapping[str, Profile],
         default_profile: str,
     ) -> None:
-        self._store = store
+        super().__init__(store, profiles)
         self._open = open_sessions
         self._board = board
         self._alarms = alarms
         self._writer = writer
         self._vitals = vitals
-        self._profiles = profiles
         self._default_profile = default_profile
-
-    def named_profile(self, name: str) -> Profile:
-        """A profile from thresholds.toml.
-
-        Raises:
-            KeyError: There is none of that name.
-        """
-        return self._profiles[name]
-
-    def profile_of(self, session: Session) -> Profile:
-        """The session's profile with its overrides applied."""
-        return self._profiles[session.profile].with_overrides(session.overrides)
 
     async def create(
         self, bed: BedRef, patient_ref: str, profile: str | None, user: str
@@ -122,17 +140,6 @@ class SessionService:
         """The bed's open session, if any."""
         engine = self._open.engine(bed)
         return engine.session if engine else None
-
-    async def get(self, session_id: str) -> Session:
-        """A session by id.
-
-        Raises:
-            UnknownSessionError: No session has that id.
-        """
-        session = await self._store.session(session_id)
-        if session is None:
-            raise UnknownSessionError(session_id)
-        return session
 
     async def advance(
         self, session_id: str, phase: Phase, user: str, *,
