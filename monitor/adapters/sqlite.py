@@ -21,83 +21,14 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
+from monitor.adapters.sqlite_schema import check_columns, migrate
 from monitor.domain.alarms import AUDIT_ONLY, AlarmEvent
 from monitor.domain.readings import VITALS, Reading
 
 T = TypeVar("T")
 
 SCHEMA_VERSION: Final = 2
-_READINGS_TABLE: Final = f"""(
-    device_id TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
-    ts TEXT NOT NULL, received_ms INTEGER NOT NULL,
-    site TEXT NOT NULL, bed TEXT NOT NULL, session_id TEXT,
-    {", ".join(f"{vital} REAL" for vital in VITALS)}, flags TEXT,
-    PRIMARY KEY (site, bed, device_id, seq, ts_ms)
-) WITHOUT ROWID"""
-_UPGRADES: Final[dict[int, str]] = {
-    # 1 -> 2: a reading is the same reading only from the same bed (a device id
-    # is not an identity), and an alarm keeps its onset and worst values.
-    1: f"""
-CREATE TABLE readings_v2 {_READINGS_TABLE};
-INSERT INTO readings_v2 SELECT * FROM readings;
-DROP TABLE readings;
-ALTER TABLE readings_v2 RENAME TO readings;
-ALTER TABLE alarms ADD COLUMN onset_value REAL;
-ALTER TABLE alarms ADD COLUMN worst_value REAL;
-UPDATE dead_letters SET payload = substr(payload, 1, 4096);
-ALTER TABLE dead_letters ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
-""",  # noqa: S608 - a fixed table definition, no input
-}
-"""Schema upgrades: from each version to the next, run in one transaction."""
-_SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS readings {_READINGS_TABLE};
-CREATE INDEX IF NOT EXISTS readings_by_session ON readings (session_id, ts_ms);
-CREATE INDEX IF NOT EXISTS readings_by_received ON readings (received_ms);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, site TEXT NOT NULL, bed TEXT NOT NULL, patient_ref TEXT NOT NULL,
-    phase TEXT NOT NULL, phase_started TEXT NOT NULL, profile TEXT NOT NULL,
-    baseline TEXT NOT NULL, warnings TEXT NOT NULL, overrides TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_open ON sessions (phase) WHERE phase != 'ended';
-CREATE TABLE IF NOT EXISTS alarms (
-    id TEXT PRIMARY KEY, site TEXT NOT NULL, bed TEXT NOT NULL, session_id TEXT,
-    kind TEXT NOT NULL, code TEXT NOT NULL, vital TEXT, priority TEXT NOT NULL,
-    state TEXT NOT NULL, value REAL, limit_value REAL,
-    raised_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-    condition_present INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_ms INTEGER,
-    paused_until_ms INTEGER, onset_value REAL, worst_value REAL
-);
-CREATE INDEX IF NOT EXISTS alarms_by_state ON alarms (state);
-CREATE TABLE IF NOT EXISTS alarm_events (
-    id INTEGER PRIMARY KEY, alarm_id TEXT NOT NULL, transition TEXT NOT NULL,
-    at_ms INTEGER NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL,
-    value REAL, limit_value REAL, user TEXT, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS alarm_events_by_alarm ON alarm_events (alarm_id, id);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
-    session_id TEXT, detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
-    created_ms INTEGER NOT NULL, revoked_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
-    user TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reports (
-    session_id TEXT PRIMARY KEY, saved_ms INTEGER NOT NULL, report TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,
-    payload BLOB NOT NULL, reason TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0
-);
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
+"""The newest schema migration's number (``sqlite_migrations/``; a test keeps them equal)."""
 
 _READING_COLUMNS: Final = (
     "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
@@ -174,15 +105,24 @@ class SqliteStore(RecordQueries):
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
     async def open(self) -> None:
-        """Create the file and schema if needed."""
+        """Create the file if needed and bring its schema up to date (see :mod:`.sqlite_schema`).
+
+        Raises:
+            SchemaError: The database's schema is newer than this monitor's, unknown,
+                or lacks a column of a vital (a vital added without its migration).
+        """
         def connect() -> None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self._path, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
-            _upgrade(db)
-            db.executescript(_SCHEMA)
+            try:
+                migrate(db, self._path)
+                check_columns(db, self._path, "readings", VITALS)
+            except BaseException:
+                db.close()
+                raise
             self._db = db
         await asyncio.get_running_loop().run_in_executor(self._executor, connect)
 
@@ -341,21 +281,6 @@ def _prune_dead_letters(db: sqlite3.Connection, max_rows: int, max_bytes: int) -
     if keep_from is None:
         return 0
     return db.execute("DELETE FROM dead_letters WHERE id < ?", (keep_from,)).rowcount
-
-
-def _upgrade(db: sqlite3.Connection) -> None:
-    """Bring a database made by an older version up to :data:`SCHEMA_VERSION`, in place."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version == 0:
-        return  # a new file: the schema creates it at the current version
-    if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(
-            f"database schema version {version} is newer than this monitor's "
-            f"{SCHEMA_VERSION}: upgrade the monitor")
-    while version < SCHEMA_VERSION:
-        db.executescript(f"BEGIN; {_UPGRADES[version]} PRAGMA user_version = {version + 1}; "
-                         "COMMIT;")
-        version += 1
 
 
 def _write(db: sqlite3.Connection, batch: Batch) -> int:
