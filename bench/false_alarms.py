@@ -44,8 +44,9 @@ from device_sim.cli import chair_specs
 from device_sim.device import ChairSpec, Publish, SimulatedMonitor
 from device_sim.physiology import SESSION_S, phase_at
 from monitor.app.session_service import baseline_of
+from monitor.domain.alarm_ledger import UnknownAlarmError
 from monitor.domain.alarms import AlarmEvent
-from monitor.domain.engine import BedEngine, UnknownAlarmError
+from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, load_profiles
 from monitor.domain.readings import VITALS, BedRef, parse_reading
 from monitor.domain.sessions import PHASES, Phase, Session, as_phase, pre_start_warnings

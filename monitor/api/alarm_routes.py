@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from monitor.api.deps import ApiContext, Caller, Context, Nurse
 from monitor.api.messages import Message, alarm_message, snapshot_message
 from monitor.app.counters import now_ms
-from monitor.domain.engine import PauseError, UnknownAlarmError
+from monitor.domain.alarm_ledger import PauseError, UnknownAlarmError
 from monitor.domain.limits import MAX_PAUSE_CAP_S
 
 router = APIRouter(tags=["board"])

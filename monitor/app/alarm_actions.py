@@ -11,8 +11,8 @@ from monitor.app.counters import Counters, now_ms
 from monitor.app.pager import Delivery
 from monitor.app.system_alarms import SystemAlarms
 from monitor.app.writer import BatchWriter
+from monitor.domain.alarm_ledger import UnknownAlarmError
 from monitor.domain.alarms import Alarm, AlarmEvent, Transition
-from monitor.domain.engine import UnknownAlarmError
 
 TICK_S: Final = 1.0
 TICK_SLOTS: Final = 10

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 
 from monitor.app.board import Board
 from monitor.app.ports import AlarmListener
+from monitor.domain.alarm_ledger import UnknownAlarmError
 from monitor.domain.alarms import PAGE_RECORDS, AlarmEvent
-from monitor.domain.engine import BedEngine, UnknownAlarmError
+from monitor.domain.engine import BedEngine
 from monitor.domain.readings import BedRef
 
 

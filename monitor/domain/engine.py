@@ -24,20 +24,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from monitor.domain.alarm_ledger import AlarmLedger
 from monitor.domain.alarms import (
     CLEAR,
     Alarm,
     AlarmEvent,
-    AlarmKind,
     Condition,
-    Transition,
-    alarm_key,
     judge,
     new_alarm_id,
-    worse,
 )
 from monitor.domain.discharge import DischargeTracker
-from monitor.domain.limits import PRIORITY_RANK, Priority, Profile, Rule, is_plausible
+from monitor.domain.limits import Priority, Profile, Rule, is_plausible
 from monitor.domain.readings import CONTINUOUS_VITALS, Reading
 from monitor.domain.sessions import Session
 
@@ -65,14 +62,6 @@ APNEA_ETCO2: Final = 5.0
 """EtCO2 below this (mmHg) with no respiratory rate is apnea."""
 
 
-class UnknownAlarmError(KeyError):
-    """No alarm of this bed has that id."""
-
-
-class PauseError(ValueError):
-    """A pause longer than the profile allows."""
-
-
 @dataclass(slots=True)
 class _Watch:
     """What the device has sent, by the monitor's clock."""
@@ -84,8 +73,8 @@ class _Watch:
     device_offline: bool = False
 
 
-class BedEngine:
-    """All alarms of one bed while a session is open there."""
+class BedEngine(AlarmLedger):
+    """All alarms of one bed while a session is open there: what makes and ends them."""
 
     def __init__(
         self,
@@ -95,18 +84,11 @@ class BedEngine:
         now_ms: int,
         new_id: Callable[[], str] = new_alarm_id,
     ) -> None:
-        self.session = session
-        self.profile = profile
-        self.alarms: dict[str, Alarm] = {}
+        super().__init__(session, profile, new_id)
         self.discharge: DischargeTracker | None = None
-        self._new_id = new_id
         self._conditions: dict[str, Condition] = {}
         self._watch = _Watch(started_ms=now_ms)
-        self._reminders: dict[str, int] = {}
-        self._pause_until_ms: int | None = None
-        self._pause_ceiling: Priority = "low"
         self._failed_targets: set[str] = set()
-        self._present: dict[str, Priority] = {}
         self._clock_off_since_ms: int | None = None
         self._held_until_ms: dict[str, int] = {}
         self._follow_phase(now_ms)
@@ -279,22 +261,7 @@ class BedEngine:
 
     def tick(self, now_ms: int) -> list[AlarmEvent]:
         """Silence, overdue blood pressure, pause ends and reminders as of ``now_ms``."""
-        events = self._technical(now_ms)
-        if self._pause_until_ms is not None and now_ms >= self._pause_until_ms:
-            self._pause_until_ms = None
-            for alarm in list(self.alarms.values()):
-                if alarm.state == "paused":
-                    events.append(self._put(
-                        replace(alarm, state="active", paused_until_ms=None, updated_ms=now_ms),
-                        "pause_ended",
-                    ))
-        for alarm in list(self.alarms.values()):
-            due = self._reminders.get(alarm.id)
-            if due is not None and now_ms >= due and alarm.state == "acknowledged":
-                del self._reminders[alarm.id]
-                again = replace(alarm, state="active", updated_ms=now_ms)
-                events.append(self._put(again, "reminder"))
-        return events
+        return self._technical(now_ms) + self._time_passes(now_ms)
 
     def _technical(self, now_ms: int) -> list[AlarmEvent]:
         timings, watch = self.profile.technical, self._watch
@@ -335,152 +302,6 @@ class BedEngine:
         priority = TECHNICAL_PRIORITY[code] if present else None
         return self._set("technical", code, vital, priority, value=value, limit=None,
                          now_ms=now_ms)
-
-    # Lifecycle
-
-    def _pause_covers(self, priority: Priority, now_ms: int) -> bool:
-        return (
-            self._pause_until_ms is not None and now_ms < self._pause_until_ms
-            and PRIORITY_RANK[priority] <= PRIORITY_RANK[self._pause_ceiling]
-        )
-
-    def _put(self, alarm: Alarm, transition: Transition, user: str | None = None) -> AlarmEvent:
-        self.alarms[alarm.key] = alarm
-        return AlarmEvent(transition, alarm, user)
-
-    def _drop(self, alarm: Alarm, now_ms: int, user: str | None = None) -> AlarmEvent:
-        del self.alarms[alarm.key]
-        self._reminders.pop(alarm.id, None)
-        return AlarmEvent("cleared", replace(alarm, state="cleared", updated_ms=now_ms), user)
-
-    def _set(
-        self,
-        kind: AlarmKind,
-        code: str,
-        vital: str | None,
-        priority: Priority | None,
-        *,
-        value: float | None,
-        limit: float | None,
-        now_ms: int,
-    ) -> list[AlarmEvent]:
-        """The condition ``kind/code/vital`` is present at ``priority`` (None: absent)."""
-        if priority is None and not self.alarms:
-            return []
-        key = alarm_key(kind, code, vital)
-        alarm = self.alarms.get(key)
-        if priority is None:
-            self._present.pop(key, None)
-            if alarm is None or not alarm.condition_present:
-                return []
-            if alarm.priority == "high" and alarm.state in ("active", "paused"):
-                ended = replace(alarm, condition_present=False, value=value, updated_ms=now_ms)
-                return [self._put(ended, "condition_ended")]
-            return [self._drop(replace(alarm, value=value), now_ms)]
-        self._present[key] = priority
-        if alarm is None:
-            paused = priority != "high" and self._pause_covers(priority, now_ms)
-            alarm = Alarm(
-                id=self._new_id(), bed=self.session.bed, session_id=self.session.id, kind=kind,
-                code=code, vital=vital, priority=priority,
-                state="paused" if paused else "active", value=value, limit=limit,
-                raised_ms=now_ms, updated_ms=now_ms,
-                paused_until_ms=self._pause_until_ms if paused else None,
-                onset_value=value, worst_value=value,
-            )
-            return [self._put(alarm, "raised")]
-        events: list[AlarmEvent] = []
-        if kind == "physiological" and alarm.worst_value != worse(code, alarm.worst_value, value):
-            alarm = self.alarms[key] = replace(alarm, worst_value=worse(code, alarm.worst_value,
-                                                                      value))
-        if not alarm.condition_present:
-            alarm = replace(alarm, condition_present=True, value=value, limit=limit,
-                            updated_ms=now_ms)
-            events.append(self._put(alarm, "condition_returned"))
-        latched = alarm.priority == "high" and alarm.state in ("active", "paused")
-        shown: Priority = "high" if latched else priority
-        if shown != alarm.priority:
-            state = alarm.state
-            rises = PRIORITY_RANK[shown] > PRIORITY_RANK[alarm.priority]
-            if rises and state != "active" and (
-                    shown == "high" or not self._pause_covers(shown, now_ms)):
-                state = "active"
-                self._reminders.pop(alarm.id, None)
-            alarm = replace(
-                alarm, priority=shown, state=state, value=value, limit=limit,
-                updated_ms=now_ms, paused_until_ms=alarm.paused_until_ms if state == "paused"
-                else None,
-            )
-            events.append(self._put(alarm, "priority_changed"))
-        return events
-
-    # What nurses do
-
-    def find(self, alarm_id: str) -> Alarm:
-        """An open alarm of this bed by id.
-
-        Raises:
-            UnknownAlarmError: This bed has no open alarm with that id.
-        """
-        for alarm in self.alarms.values():
-            if alarm.id == alarm_id:
-                return alarm
-        raise UnknownAlarmError(alarm_id)
-
-    def acknowledge(self, alarm_id: str, user: str, now_ms: int) -> list[AlarmEvent]:
-        """``user`` acknowledges an alarm; a latched one clears, others stay with reminders.
-
-        Acknowledging an acknowledged alarm again changes nothing.
-
-        Raises:
-            UnknownAlarmError: This bed has no open alarm with that id.
-        """
-        alarm = self.find(alarm_id)
-        if alarm.state == "acknowledged":
-            return []
-        acknowledged = replace(
-            alarm, state="acknowledged", acknowledged_by=user, acknowledged_ms=now_ms,
-            paused_until_ms=None, updated_ms=now_ms,
-        )
-        if not alarm.condition_present:
-            self.alarms[alarm.key] = acknowledged
-            return [AlarmEvent("acknowledged", acknowledged, user),
-                    self._drop(acknowledged, now_ms, user)]
-        self._reminders[alarm.id] = now_ms + self.profile.technical.reminder_ms
-        present = self._present.get(alarm.key, alarm.priority)
-        return [self._put(replace(acknowledged, priority=present), "acknowledged", user)]
-
-    def pause(self, alarm_id: str, user: str, now_ms: int, seconds: float) -> list[AlarmEvent]:
-        """Pause the bed's alarms up to this alarm's priority for ``seconds``.
-
-        A new high-priority condition still fires during the pause.
-
-        Raises:
-            UnknownAlarmError: This bed has no open alarm with that id.
-            PauseError: ``seconds`` is longer than the profile's ``max_pause_ms``.
-        """
-        alarm = self.find(alarm_id)
-        longest_s = self.profile.technical.max_pause_ms / 1000
-        if not 0 < seconds <= longest_s:
-            raise PauseError(f"a pause lasts more than 0 and at most {longest_s:g} s, "
-                             f"not {seconds:g} s")
-        pausing_already = self._pause_until_ms is not None and now_ms < self._pause_until_ms
-        higher = PRIORITY_RANK[alarm.priority] > PRIORITY_RANK[self._pause_ceiling]
-        if not pausing_already or higher:
-            self._pause_ceiling = alarm.priority
-        until = now_ms + round(seconds * 1000)
-        self._pause_until_ms = until
-        events = []
-        for other in list(self.alarms.values()):
-            if other.state == "active" and self._pause_covers(other.priority, now_ms):
-                paused = replace(other, state="paused", paused_until_ms=until, updated_ms=now_ms)
-                events.append(self._put(paused, "paused", user))
-        return events
-
-    def end(self, now_ms: int, user: str | None = None) -> list[AlarmEvent]:
-        """The session ended (by ``user``): every alarm of the bed clears in their name."""
-        return [replace(self._drop(alarm, now_ms, user), detail="session ended")
-                for alarm in list(self.alarms.values())]
 
     def board_status(self, now_ms: int) -> dict[str, object]:
         """Discharge readiness and pause, for the bed's tile."""
