@@ -17,8 +17,9 @@ from pydantic import SecretStr
 from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.physiology import BASELINE_S
 from monitor.adapters.influx import InfluxVitals
-from monitor.adapters.sqlite import Batch, SqliteStore, StoredReading
+from monitor.adapters.sqlite import SqliteStore
 from monitor.api.messages import session_message
+from monitor.app.ports import Batch, StoredReading
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionBook
 from monitor.app.what_if import WhatIfWorker

@@ -18,8 +18,7 @@ from typing import Any, Final
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from monitor.adapters.sqlite import StoredReading
-from monitor.app.ports import StoreUnavailableError
+from monitor.app.ports import StoredReading, StoreUnavailableError
 from monitor.domain.readings import VITALS, iso_ms
 
 MEASUREMENT: Final = "vitals"

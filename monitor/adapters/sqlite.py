@@ -16,14 +16,15 @@ import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
 from monitor.adapters.sqlite_schema import check_columns, migrate
-from monitor.domain.alarms import AUDIT_ONLY, AlarmEvent
-from monitor.domain.readings import VITALS, Reading
+from monitor.app.ports import Batch
+from monitor.domain.alarms import AUDIT_ONLY
+from monitor.domain.readings import VITALS
 
 T = TypeVar("T")
 
@@ -35,54 +36,6 @@ _READING_COLUMNS: Final = (
     + ", ".join(VITALS) + ", flags"
 )
 
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReading:
-    """An accepted reading as it is written: with its session and arrival time."""
-
-    reading: Reading
-    session_id: str | None
-    received_ms: int
-
-
-DEAD_LETTER_KEEP_BYTES: Final = 4096
-"""How much of a refused payload is kept: enough to see what it was, never a disk's worth."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message that could not be accepted, kept with the reason.
-
-    Only the first :data:`DEAD_LETTER_KEEP_BYTES` of its payload are kept, with
-    the payload's whole size.
-    """
-
-    received_ms: int
-    topic: str
-    payload: bytes
-    reason: str
-    size: int
-
-    @classmethod
-    def of(cls, received_ms: int, topic: str, payload: bytes, reason: str) -> DeadLetter:
-        """A dead letter of a whole message (cut down to what is kept)."""
-        return cls(received_ms, topic[:512], payload[:DEAD_LETTER_KEEP_BYTES], reason[:1000],
-                   len(payload))
-
-
-@dataclass(slots=True)
-class Batch:
-    """What one commit writes."""
-
-    readings: list[StoredReading] = field(default_factory=list)
-    outbox: list[str] = field(default_factory=list)
-    alarm_events: list[AlarmEvent] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (len(self.readings) + len(self.outbox) + len(self.alarm_events)
-                + len(self.dead_letters))
 
 
 class SqliteStore(RecordQueries):

@@ -9,13 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
-from monitor.adapters.sqlite import SqliteStore
 from monitor.api.hub import BoardHub
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.auth import Principal, Role, TokenRegistry
 from monitor.app.board import Board
 from monitor.app.counters import Counters
-from monitor.app.ports import VitalsStore
+from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 
@@ -26,7 +25,7 @@ class ApiContext:
 
     board: Board
     hub: BoardHub
-    store: SqliteStore
+    store: RecordStore
     sessions: SessionService
     actions: AlarmActions
     counters: Counters

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from monitor.adapters.sqlite import SqliteStore
 from monitor.app.auth import (
     BOOTSTRAP_NAME,
     ROLES,
@@ -16,18 +15,19 @@ from monitor.app.auth import (
     weak_secret,
 )
 from monitor.app.counters import now_ms
+from monitor.app.ports import RecordStore
 from monitor.settings import Settings, SettingsError
 
 REFRESH_S: Final = 2.0
 DEMO_PREFIX: Final = "demo-"
 
 
-async def stored_principals(store: SqliteStore) -> dict[str, Principal]:
+async def stored_principals(store: RecordStore) -> dict[str, Principal]:
     """Every stored token in force, by hash."""
     return {row["hash"]: Principal(row["name"], row["role"]) for row in await store.tokens()}
 
 
-async def load_tokens(store: SqliteStore, settings: Settings, *, demo: bool) -> TokenRegistry:
+async def load_tokens(store: RecordStore, settings: Settings, *, demo: bool) -> TokenRegistry:
     """The registry at start-up.
 
     Raises:
@@ -50,7 +50,7 @@ async def load_tokens(store: SqliteStore, settings: Settings, *, demo: bool) -> 
     return registry
 
 
-async def issue_demo_tokens(store: SqliteStore, registry: TokenRegistry) -> dict[str, str]:
+async def issue_demo_tokens(store: RecordStore, registry: TokenRegistry) -> dict[str, str]:
     """Fresh ``demo-<role>`` tokens, one per role (the previous ones are revoked)."""
     now = now_ms()
     for row in await store.tokens():
@@ -65,7 +65,7 @@ async def issue_demo_tokens(store: SqliteStore, registry: TokenRegistry) -> dict
     return issued
 
 
-async def keep_tokens_fresh(store: SqliteStore, registry: TokenRegistry) -> None:
+async def keep_tokens_fresh(store: RecordStore, registry: TokenRegistry) -> None:
     """Follow tokens created or revoked outside this process (``monitor token``)."""
     while True:
         await asyncio.sleep(REFRESH_S)

@@ -12,11 +12,10 @@ import logging
 from dataclasses import replace
 from typing import Final
 
-from monitor.adapters.sqlite import DeadLetter, StoredReading
 from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
 from monitor.app.counters import Counters
-from monitor.app.ports import Inbound
+from monitor.app.ports import DeadLetter, Inbound, StoredReading
 from monitor.app.writer import BatchWriter, Pending
 from monitor.domain.alarms import AlarmEvent
 from monitor.domain.readings import (

@@ -14,8 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from monitor.adapters.sqlite import SqliteStore
-from monitor.app.ports import StoreUnavailableError, VitalsSink
+from monitor.app.ports import RecordStore, StoreUnavailableError, VitalsSink
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class OutboxShipper:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: RecordStore,
         influx: VitalsSink,
         *,
         batch: int,

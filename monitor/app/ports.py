@@ -7,8 +7,8 @@ these; the use cases in :mod:`monitor.app` see only these, never an adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.readings import DeviceStatus, Reading
@@ -32,6 +32,133 @@ class Inbound:
     payload: bytes
     received_ms: int
     ack: AckToken
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """An accepted reading as it is written: with its session and arrival time."""
+
+    reading: Reading
+    session_id: str | None
+    received_ms: int
+
+
+DEAD_LETTER_KEEP_BYTES: Final = 4096
+"""How much of a refused payload is kept: enough to see what it was, never a disk's worth."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be accepted, kept with the reason.
+
+    Only the first :data:`DEAD_LETTER_KEEP_BYTES` of its payload are kept, with
+    the payload's whole size.
+    """
+
+    received_ms: int
+    topic: str
+    payload: bytes
+    reason: str
+    size: int
+
+    @classmethod
+    def of(cls, received_ms: int, topic: str, payload: bytes, reason: str) -> DeadLetter:
+        """A dead letter of a whole message (cut down to what is kept)."""
+        return cls(received_ms, topic[:512], payload[:DEAD_LETTER_KEEP_BYTES], reason[:1000],
+                   len(payload))
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one commit writes."""
+
+    readings: list[StoredReading] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
+    alarm_events: list[AlarmEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (len(self.readings) + len(self.outbox) + len(self.alarm_events)
+                + len(self.dead_letters))
+
+
+class RecordStore(Protocol):
+    """The clinical record (SQLite).
+
+    Sessions, alarms and their history, audit, notes, tokens, reports, dead
+    letters, the outbox, and the commit that stores readings with them.
+    """
+
+    @property
+    def dead_letters_pruned(self) -> int:
+        """Dead letters pruned for the caps since start-up."""
+
+    async def write(self, batch: Batch) -> int:
+        """Commit a batch in one transaction; returns how many readings were new."""
+
+    async def save_session(self, session: Session) -> None:
+        """Insert or update a session."""
+
+    async def session(self, session_id: str) -> Session | None:
+        """One session by id."""
+
+    async def sessions(self, *, open_only: bool = False) -> list[Session]:
+        """Every session (or only those not ended), oldest first."""
+
+    async def alarms(
+        self, state: str | None = None, session_id: str | None = None
+    ) -> list[Alarm]:
+        """Alarms, newest first; ``state="open"`` for every one not cleared."""
+
+    async def alarm_history(self, alarm_id: str) -> list[dict[str, Any]]:
+        """Every transition of one alarm, oldest first."""
+
+    async def audit(
+        self, at_ms: int, user: str, action: str, session_id: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Record who changed what, and when."""
+
+    async def audit_log(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's audit entries, oldest first."""
+
+    async def add_note(self, session_id: str, at_ms: int, user: str, text: str) -> None:
+        """Add a note to a session."""
+
+    async def notes(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's notes, oldest first."""
+
+    async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
+        """Store a token's hash; returns its id."""
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        """Every token in force."""
+
+    async def revoke_token(self, token_id: int, at_ms: int) -> str | None:
+        """Revoke a token; returns its hash, or None if there was none in force."""
+
+    async def save_report(self, session_id: str, at_ms: int, report: dict[str, Any]) -> None:
+        """Keep a session's report (it outlives the raw readings)."""
+
+    async def saved_report(self, session_id: str) -> dict[str, Any] | None:
+        """A kept report, if any."""
+
+    async def dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        """The newest dead letters."""
+
+    async def outbox_peek(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest lines waiting for the vitals store: (id, line protocol)."""
+
+    async def outbox_done(self, through_id: int) -> None:
+        """Lines up to ``through_id`` are shipped: forget them."""
+
+    async def outbox_depth(self) -> int:
+        """How many lines wait to be shipped."""
+
+    async def recent_sequences(self, since_ms: int) -> list[tuple[str, int, int]]:
+        """(source, seq, ts_ms) of readings received since ``since_ms``, in arrival order."""
+
+    async def mark_seen(self, at_ms: int) -> None:
+        """The monitor is still running (a heartbeat)."""
 
 
 class BoardFeed(Protocol):

@@ -11,9 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from monitor.adapters.sqlite import SqliteStore
 from monitor.app.counters import now_ms
-from monitor.app.ports import VitalsStore
+from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.session_service import SessionBook
 from monitor.app.what_if import WhatIfWorker
 from monitor.domain.limits import Profile
@@ -34,7 +33,7 @@ def times_ms(readings: Sequence[Mapping[str, Any]]) -> list[int]:
 class Reports:
     """Builds, keeps and compares session reports."""
 
-    def __init__(self, store: SqliteStore, vitals: VitalsStore, sessions: SessionBook,
+    def __init__(self, store: RecordStore, vitals: VitalsStore, sessions: SessionBook,
                  what_ifs: WhatIfWorker, describe: Callable[[Session], dict[str, Any]]) -> None:
         """``describe`` gives a session as the report shows it (the API's session shape)."""
         self._describe = describe

@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from monitor.adapters.sqlite import SqliteStore
 from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
 from monitor.app.counters import now_ms
-from monitor.app.ports import VitalsStore
+from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.writer import BatchWriter
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
@@ -54,7 +53,7 @@ def baseline_of(values: Mapping[str, list[float]]) -> dict[str, float]:
 class SessionBook:
     """Stored sessions by id, with the threshold profiles they run under."""
 
-    def __init__(self, store: SqliteStore, profiles: Mapping[str, Profile]) -> None:
+    def __init__(self, store: RecordStore, profiles: Mapping[str, Profile]) -> None:
         self._store = store
         self._profiles = profiles
 
@@ -87,7 +86,7 @@ class SessionService(SessionBook):
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: RecordStore,
         open_sessions: OpenSessions,
         board: Board,
         *,

@@ -7,9 +7,8 @@ import logging
 import sqlite3
 from typing import Final
 
-from monitor.adapters.sqlite import SqliteStore
 from monitor.app.counters import now_ms
-from monitor.app.ports import StoreUnavailableError, VitalsStore
+from monitor.app.ports import RecordStore, StoreUnavailableError, VitalsStore
 from monitor.app.reports import Reports
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ async def prune_forever(retention_days: float, vitals: VitalsStore, reports: Rep
         await asyncio.sleep(PRUNE_EVERY_S)
 
 
-async def heartbeat(store: SqliteStore) -> None:
+async def heartbeat(store: RecordStore) -> None:
     """Note the time now and then, so a restart after a crash can say when it happened.
 
     A heartbeat that cannot be written (a full disk) is skipped: the readings'

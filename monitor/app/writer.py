@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from monitor.adapters.sqlite import Batch, DeadLetter, SqliteStore, StoredReading
 from monitor.app.counters import Counters
-from monitor.app.ports import AckToken
+from monitor.app.ports import AckToken, Batch, DeadLetter, RecordStore, StoredReading
 from monitor.domain.alarms import AlarmEvent
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class BatchWriter:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: RecordStore,
         ack: Callable[[list[AckToken]], None],
         counters: Counters,
         *,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from monitor.adapters.influx import InfluxVitals
-from monitor.adapters.sqlite import StoredReading
+from monitor.app.ports import StoredReading
 from monitor.domain.readings import BedRef, Reading
 from tests.servers import free_port, http_server
 

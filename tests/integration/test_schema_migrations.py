@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from monitor.adapters.sqlite import SCHEMA_VERSION, Batch, DeadLetter, SqliteStore, StoredReading
+from monitor.adapters.sqlite import SCHEMA_VERSION, SqliteStore
 from monitor.adapters.sqlite_schema import SchemaError, migrations
+from monitor.app.ports import Batch, DeadLetter, StoredReading
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.readings import BedRef, Reading
 from monitor.settings import SettingsError
