@@ -22,8 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
-import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ConfigDict
 
+from monitor.adapters.mqtt_link import BufferedClient, Link, on_loop
 from monitor.app.ports import AckToken, Inbound
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ KEEPALIVE_S: Final = 30
 MAX_PACKET_BYTES: Final = 16 * 1024 * 1024
 """Announced to the broker (MQTT 5): larger messages are dropped there. Smaller ones
 that are still no reading (over 64 KiB) are taken, dead-lettered and acknowledged."""
-READS_PER_WAKEUP: Final = 256
 SESSION_TAKEN_OVER: Final = 0x8E
 
 
@@ -118,107 +116,6 @@ class Inbox(asyncio.Queue[Inbound]):
 Report = Callable[[str, str], None]
 """Told of a broker event that is a system alarm: (code, what happened)."""
 
-RECV_BYTES: Final = 65536
-
-
-class _BufferedClient(paho.Client):
-    """paho's client, reading its socket 64 KiB at a time.
-
-    paho asks the socket for a packet in three or more ``recv`` calls (the
-    command byte, each length byte, the rest): a system call per piece. This
-    serves those pieces from one read. ``_sock_recv`` is paho's own seam for
-    reading (private: paho is pinned to 2.x, and the MQTT integration tests
-    run through it).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - paho's own
-        super().__init__(*args, **kwargs)
-        self._buffer = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes read from the socket that paho has not taken yet."""
-        return len(self._buffer)
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if not self._buffer:
-            data = super()._sock_recv(RECV_BYTES)
-            if not data:
-                return b""  # the broker closed the connection
-            self._buffer += data
-        piece = bytes(self._buffer[:bufsize])
-        del self._buffer[:bufsize]
-        return piece
-
-
-class _Link:
-    """One paho client on one connection, driven by the event loop."""
-
-    def __init__(
-        self, client: _BufferedClient, number: int, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.client = client
-        self.number = number
-        self.loop = loop
-        self.connack: asyncio.Future[tuple[bool, ReasonCode]] = loop.create_future()
-        self.closed: asyncio.Future[str] = loop.create_future()
-        self.replies: dict[int, asyncio.Future[list[ReasonCode]]] = {}
-        self.sock: socket.socket | None = None
-        self.reading = False
-        self.writing = False
-        self.paused = False
-        self.batching = False
-        """While a batch of acks is queued: they go out in one write at its end."""
-
-    def watch(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.resume()
-
-    def resume(self) -> None:
-        if self.sock is not None and not self.reading and not self.closed.done():
-            self.loop.add_reader(self.sock, self.read)
-            self.reading, self.paused = True, False
-            if self.client.buffered:  # read but not taken: the selector will not say so
-                self.loop.call_soon(self.read)
-
-    def pause(self) -> None:
-        if self.sock is not None and self.reading:
-            self.loop.remove_reader(self.sock)
-            self.reading, self.paused = False, True
-
-    def read(self) -> None:
-        # paho takes one packet per call: take what one read of the socket held,
-        # then let the selector say whether there is more.
-        for _ in range(READS_PER_WAKEUP):
-            if not self.reading or self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
-                return
-            sock = self.sock
-            if not self.client.buffered and not (isinstance(sock, ssl.SSLSocket)
-                                                 and sock.pending()):
-                return
-        if self.reading:  # more is buffered: another turn, after the loop's other work
-            self.loop.call_soon(self.read)
-
-    def want_write(self) -> None:
-        if self.sock is not None and not self.writing and not self.batching:
-            self.loop.add_writer(self.sock, self.client.loop_write)
-            self.writing = True
-
-    def done_writing(self) -> None:
-        if self.sock is not None and self.writing:
-            self.loop.remove_writer(self.sock)
-            self.writing = False
-
-    def forget_socket(self) -> None:
-        self.pause()
-        self.done_writing()
-        self.sock = None
-
-    def lost(self, why: str) -> None:
-        if not self.closed.done():
-            self.closed.set_result(why)
-
-
 class MqttIngest:
     """Subscribes to vitals and status topics and feeds ``inbox``; reconnects on loss.
 
@@ -247,7 +144,7 @@ class MqttIngest:
         ]
         self._session_expiry_s = session_expiry_s
         self._inbox = inbox
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._connections = 0
         self._had_session = False
         self._stop = asyncio.Event()
@@ -283,8 +180,8 @@ class MqttIngest:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 self.reconnects += 1
 
-    def _client(self) -> _BufferedClient:
-        client = _BufferedClient(
+    def _client(self) -> BufferedClient:
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2, client_id=self._client_id,
             protocol=paho.MQTTv5 if self._v5 else paho.MQTTv311,
             clean_session=None if self._v5 else False,
@@ -297,11 +194,11 @@ class MqttIngest:
             client.tls_set(ca_certs=self._ca_file)
         return client
 
-    async def _open(self) -> _Link:
+    async def _open(self) -> Link:
         """Connect and SUBSCRIBE; the link then takes messages."""
         self._connections += 1
         loop = asyncio.get_running_loop()
-        link = _Link(self._client(), self._connections, loop)
+        link = Link(self._client(), self._connections, loop)
         self._hook(link)
         properties = None
         if self._v5:
@@ -331,7 +228,7 @@ class MqttIngest:
         return link
 
     @staticmethod
-    async def _connack(link: _Link) -> bool:
+    async def _connack(link: Link) -> bool:
         """Whether the broker resumed the session.
 
         Raises:
@@ -342,7 +239,7 @@ class MqttIngest:
             raise BrokerError(f"the broker refused the connection: {reason}")
         return present
 
-    def _hook(self, link: _Link) -> None:
+    def _hook(self, link: Link) -> None:
         """Set paho's callbacks for this link; all but the socket's opening run on the loop."""
         client, loop = link.client, link.loop
 
@@ -382,11 +279,11 @@ class MqttIngest:
             loop.call_soon_threadsafe(link.watch, sock)
 
         client.on_socket_open = on_socket_open
-        client.on_socket_close = lambda _c, _u, _s: _on_loop(loop, link.forget_socket)
-        client.on_socket_register_write = lambda _c, _u, _s: _on_loop(loop, link.want_write)
-        client.on_socket_unregister_write = lambda _c, _u, _s: _on_loop(loop, link.done_writing)
+        client.on_socket_close = lambda _c, _u, _s: on_loop(loop, link.forget_socket)
+        client.on_socket_register_write = lambda _c, _u, _s: on_loop(loop, link.want_write)
+        client.on_socket_unregister_write = lambda _c, _u, _s: on_loop(loop, link.done_writing)
 
-    async def _subscribe(self, link: _Link) -> None:
+    async def _subscribe(self, link: Link) -> None:
         """SUBSCRIBE to every topic at QoS 1.
 
         Raises:
@@ -429,7 +326,7 @@ class MqttIngest:
             self.connected.clear()
             self.idle.set()
 
-    async def _keep_alive(self, link: _Link) -> None:
+    async def _keep_alive(self, link: Link) -> None:
         """Run paho's keep-alive (PINGREQ, a broker gone silent) once a second.
 
         Not while the socket rests for backpressure, when paho would take the
@@ -440,7 +337,7 @@ class MqttIngest:
             if not link.paused:
                 link.client.loop_misc()
 
-    def _close(self, link: _Link) -> None:
+    def _close(self, link: Link) -> None:
         """Close the link's socket, whatever paho thinks of it (the client is not reused)."""
         sock = link.client.socket()
         link.forget_socket()
@@ -453,7 +350,7 @@ class MqttIngest:
                 reply.set_exception(BrokerError("the connection was lost"))
         link.replies.clear()
 
-    def _take(self, link: _Link, message: paho.MQTTMessage) -> None:
+    def _take(self, link: Link, message: paho.MQTTMessage) -> None:
         """A PUBLISH arrived: queue it for processing (reading pauses if the inbox is full)."""
         topic = message._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - raw bytes: a bad topic is a dead letter, not a crash
         inbox = self._inbox
@@ -512,18 +409,6 @@ class MqttIngest:
     def release(self) -> None:
         """Everything taken in is acknowledged: disconnect."""
         self._release.set()
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    """Run ``callback`` on ``loop``: now if called on it, else as soon as it can."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        callback()
-    else:
-        loop.call_soon_threadsafe(callback)
 
 
 class MqttConfig(BaseModel):
