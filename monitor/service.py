@@ -132,6 +132,9 @@ class Monitor:
             self._crashed_at = await store.mark_running(now_ms())
             self.broker_url = await self._stack.enter_async_context(_broker_url(settings))
             self._wire(profiles)
+            self.pager = await build_pager(settings.paging_file, self.ingest.publish,
+                                           self._stack)
+            self.alarms.listeners.append(self.pager)
             await self._restore()
         except BaseException:
             await self._stack.aclose()
@@ -259,17 +262,7 @@ class Monitor:
             ws_per_message_deflate=False,
         ))
         async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-            outcomes: set[asyncio.Task[None]] = set()
-
-            def report(delivery: Delivery) -> None:
-                task = group.create_task(self.actions.page_outcome(delivery),
-                                         name="page-outcome")
-                outcomes.add(task)
-                task.add_done_callback(outcomes.discard)
-
-            pager = await build_pager(settings.paging_file, self.ingest.publish, report, stack)
-            self.alarms.listeners.append(pager)
-
+            pager = self.pager
             async def crashed(name: str, error: Exception) -> None:
                 self.counters.task_failures += 1
                 await self.system.event("task_failed", "high",
@@ -284,6 +277,7 @@ class Monitor:
                 clock,
                 loop("process", self.processor.run),
                 loop("store-writer", self.writer.run),
+                loop("page-outcomes", lambda: self.actions.record_pages(pager.outcomes)),
                 loop("tokens", lambda: keep_tokens_fresh(self.store, self.tokens)),
                 loop("broker-watch", lambda: self.system.watch_broker(
                     self.ingest.connected, settings.broker_alarm_after_s)),
@@ -312,7 +306,7 @@ class Monitor:
             waiting.cancel()
             clock.cancel()
             await pager.close()
-            await self._drain(outcomes)
+            await self._drain(pager.outcomes)
             if self.shipper is not None:
                 for task in endless:
                     if task.get_name() == "outbox-shipper":
@@ -323,7 +317,7 @@ class Monitor:
             for task in endless:
                 task.cancel()
 
-    async def _drain(self, outcomes: set[asyncio.Task[None]]) -> None:
+    async def _drain(self, outcomes: asyncio.Queue[Delivery]) -> None:
         """Stop taking messages; store and acknowledge what was taken; then disconnect."""
         inbox, writer = self.inbox, self.writer
         log.info("stopping: draining %d queued messages", inbox.qsize() + writer.depth)
@@ -332,7 +326,7 @@ class Monitor:
             async with asyncio.timeout(SHUTDOWN_DRAIN_TIMEOUT_S):
                 await self.ingest.idle.wait()
                 await inbox.join()
-                await asyncio.gather(*outcomes, return_exceptions=True)
+                await outcomes.join()
                 await writer.join()
         except TimeoutError:
             log.error("shutdown: store did not take the last %d messages in time; the broker "

@@ -18,7 +18,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from monitor.adapters import pager_mqtt, pager_smtp, pager_webhook
-from monitor.app.pager import Delivery, Pager, Retry, TargetConfig, TargetContext
+from monitor.app.pager import Pager, Retry, TargetConfig, TargetContext
 from monitor.app.ports import PagerTarget
 from monitor.domain.paging import PagingConfigError, PagingPolicy, load_paging
 from monitor.settings import SettingsError
@@ -65,7 +65,6 @@ def target_config(name: str, document: dict[str, Any]) -> TargetConfig:
 async def build_pager(
     path: Path | None,
     publish: Callable[[str, bytes], Awaitable[None]],
-    report: Callable[[Delivery], None],
     stack: AsyncExitStack,
 ) -> Pager:
     """The pager ``path`` describes (with no file, one that pages nobody).
@@ -74,7 +73,7 @@ async def build_pager(
         SettingsError: The file is invalid or a secret it names is not set.
     """
     if path is None:
-        return Pager(PagingPolicy(()), {}, report)
+        return Pager(PagingPolicy(()), {})
     try:
         document = tomllib.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
         policy, parsed = load_paging(document, str(path))
@@ -89,4 +88,4 @@ async def build_pager(
         context = TargetContext(publish=publish, stack=stack, secret=_secret(name))
         targets[name] = (await build(name, config, context),
                          Retry(config.attempts, config.backoff_s))
-    return Pager(policy, targets, report)
+    return Pager(policy, targets)

@@ -97,6 +97,15 @@ class AlarmActions:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 await self.tick(slot, TICK_SLOTS)
 
+    async def record_pages(self, outcomes: asyncio.Queue[Delivery]) -> None:
+        """Record each page's outcome as it comes, forever."""
+        while True:
+            delivery = await outcomes.get()
+            try:
+                await self.page_outcome(delivery)
+            finally:
+                outcomes.task_done()
+
     async def page_outcome(self, delivery: Delivery) -> None:
         """Record a page in the audit log; a failed one raises a technical alarm on its bed."""
         now = now_ms()

@@ -1,9 +1,10 @@
 """Paging staff: delivery with retries, escalation timers, no duplicate pages.
 
 :class:`Pager` is told every alarm event (:meth:`Pager.notify`, which never
-blocks) and runs each delivery and escalation as its own task. What happened
-is reported through ``report``: a ``paged`` or ``page_failed`` audit event,
-and for a failure the technical alarm on the bed.
+blocks) and runs each delivery and escalation as its own task. Each outcome
+is queued on :attr:`Pager.outcomes`, from which the alarm actions record a
+``paged`` or ``page_failed`` audit event, and for a failure raise the
+technical alarm on the bed.
 """
 
 from __future__ import annotations
@@ -88,11 +89,11 @@ class Pager:
         self,
         policy: PagingPolicy,
         targets: dict[str, tuple[PagerTarget, Retry]],
-        report: Callable[[Delivery], None],
     ) -> None:
         self._policy = policy
         self._targets = targets
-        self._report = report
+        self.outcomes: asyncio.Queue[Delivery] = asyncio.Queue()
+        """Every delivery's outcome, for the audit log (see ``AlarmActions.record_pages``)."""
         self._alarms: dict[str, Alarm] = {}
         self._paged: set[tuple[str, int, str]] = set()
         self._reached: dict[str, int] = {}
@@ -170,11 +171,12 @@ class Pager:
                     await asyncio.sleep(delay)
                     delay *= 2
             else:
-                self._report(Delivery(alarm, tier, target.name, True,
-                                      f"tier {tier} via {target.name}, attempt {attempt}"))
+                self.outcomes.put_nowait(Delivery(
+                    alarm, tier, target.name, True,
+                    f"tier {tier} via {target.name}, attempt {attempt}"))
                 return
-        self._report(Delivery(alarm, tier, target.name, False,
-                              f"tier {tier} via {target.name}: {problem}"))
+        self.outcomes.put_nowait(Delivery(alarm, tier, target.name, False,
+                                          f"tier {tier} via {target.name}: {problem}"))
 
     async def close(self) -> None:
         """Stop every escalation and delivery still under way."""
