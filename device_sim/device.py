@@ -15,10 +15,10 @@ from typing import Final
 
 import numpy as np
 
-from device_sim.physiology import NIBP_CYCLE_S, SESSION_S, Body, Patient
+from device_sim.physiology import NIBP_CYCLE_S, SESSION_S, TEMP_CYCLE_S, Body, Patient
 from device_sim.scenarios import Scenario
 
-VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map")
+VITALS: Final = ("hr", "spo2", "rr", "etco2", "sbp", "dbp", "map", "temp")
 """Every vital this device measures, by the name it sends."""
 
 UNITS: Final = {
@@ -29,6 +29,7 @@ UNITS: Final = {
     "dbp": "mm[Hg]",
     "map": "mm[Hg]",
     "etco2": "mm[Hg]",
+    "temp": "Cel",
 }
 """UCUM unit of each vital, as the device labels it in SenML."""
 
@@ -43,6 +44,7 @@ class ChairSpec:
     seed: int
     scenario: str = "normal"
     nibp_cycle_s: int = NIBP_CYCLE_S
+    temp_cycle_s: int = TEMP_CYCLE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,8 @@ class SimulatedMonitor:
             out += [Reconnect(), self.status("online", clock())]
         self._was_silent = silent
         nibp = t % self.spec.nibp_cycle_s == 0
-        vitals, flags = self.body.measure(t, self._rng, nibp=nibp)
+        temp = t % self.spec.temp_cycle_s == 0
+        vitals, flags = self.body.measure(t, self._rng, nibp=nibp, temp=temp)
         self.scenario.alter(t, vitals, flags)
         epoch_s = clock() + self.scenario.clock_offset_s()
         payload = self._payload(epoch_s, vitals, flags)

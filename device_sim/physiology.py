@@ -4,7 +4,8 @@ Time is simulated seconds since the session began: a baseline stretch, a
 40-min infusion, then observation. Ketamine raises blood pressure and heart
 rate (mean +16/+11 mmHg), peaking 30-40 min into the infusion and fading
 after it ends (back to baseline within about 90 min). Breathing and SpO2
-wander slowly; measurements carry noise, motion artefacts and brief SpO2
+wander slowly; body temperature stays near the patient's own (ketamine does
+not change it). Measurements carry noise, motion artefacts and brief SpO2
 dropouts, as real bedside monitors do.
 """
 
@@ -24,6 +25,10 @@ PEAK_S: Final = 35 * 60
 """Time into the infusion at which the pressor response peaks."""
 FADE_TAU_S: Final = 25 * 60
 NIBP_CYCLE_S: Final = 5 * 60
+TEMP_CYCLE_S: Final = 60
+"""Seconds between body temperatures (a probe the monitor reads once a minute)."""
+DECIMALS: Final = {"temp": 1}
+"""Decimals a monitor sends, where not whole numbers."""
 ARTIFACT_PER_S: Final = 1 / 900
 """Chance per second that a motion artefact starts (about one per 15 min)."""
 DROPOUT_PER_S: Final = 1 / 1200
@@ -65,6 +70,7 @@ class Patient:
     sbp_rise: float
     dbp_rise: float
     hr_rise: float
+    temp: float = 36.8
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> Patient:
@@ -80,6 +86,7 @@ class Patient:
             sbp_rise=float(rng.normal(16, 4)),
             dbp_rise=float(rng.normal(11, 3)),
             hr_rise=float(rng.normal(9, 3)),
+            temp=float(np.clip(rng.normal(36.8, 0.25), 36.3, 37.3)),
         )
 
 
@@ -93,10 +100,13 @@ class Body:
     artifact_left_s: int = 0
     dropout_left_s: int = 0
 
-    def measure(self, t_s: float, rng: np.random.Generator, *, nibp: bool) -> tuple[
-        dict[str, float], dict[str, str]
-    ]:
-        """Vitals and flags a monitor shows at ``t_s``; blood pressure only when ``nibp``."""
+    def measure(
+        self, t_s: float, rng: np.random.Generator, *, nibp: bool, temp: bool = False
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """Vitals and flags a monitor shows at ``t_s``.
+
+        Blood pressure only when ``nibp``, body temperature only when ``temp``.
+        """
         p = self.patient
         effect = ketamine_effect(t_s)
         noise = rng.normal(0.0, 1.0, 9)
@@ -112,6 +122,8 @@ class Body:
             sbp = p.sbp + p.sbp_rise * effect + 3.0 * noise[4]
             dbp = p.dbp + p.dbp_rise * effect + 2.0 * noise[5]
             vitals |= {"sbp": sbp, "dbp": dbp, "map": (sbp + 2 * dbp) / 3}
+        if temp:
+            vitals["temp"] = p.temp + 0.05 * float(rng.normal())
         flags: dict[str, str] = {}
         if self.artifact_left_s == 0 and noise[8] > 0 and rng.random() < 2 * ARTIFACT_PER_S:
             self.artifact_left_s = int(rng.integers(2, 5))
@@ -124,4 +136,5 @@ class Body:
         if self.dropout_left_s:
             self.dropout_left_s -= 1
             del vitals["spo2"]
-        return {name: float(round(value)) for name, value in vitals.items()}, flags
+        return {name: float(round(value, DECIMALS.get(name, 0)))
+                for name, value in vitals.items()}, flags

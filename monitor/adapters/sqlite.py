@@ -28,7 +28,7 @@ from monitor.domain.readings import VITALS
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The newest schema migration's number (``sqlite_migrations/``; a test keeps them equal)."""
 
 _READING_COLUMNS: Final = (

@@ -123,6 +123,10 @@ REGISTRY: Final[tuple[Vital, ...]] = (
     Vital("map", "MAP", "mmHg", "mm[Hg]", "8478-0", "Mean blood pressure", (0, 300),
           continuous=False, nibp=True, precision=0, colour="#6b7280", chart=None,
           chart_range=(40, 220), cell=None, fresh_s=SPOT_FRESH_S, peak="high"),
+    Vital("temp", "Temp", "°C", "Cel", "8310-5", "Body temperature", (25, 45),
+          continuous=False, precision=1, colour="#be185d",
+          chart=Chart("temp", "Body temperature"), chart_range=(34, 41),
+          cell=Cell("temp", "Temp"), fresh_s=SPOT_FRESH_S, peak="high"),
 )
 """Every vital sign the monitor knows, in the order screens and exports list them."""
 

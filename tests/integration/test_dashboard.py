@@ -77,6 +77,9 @@ async def test_the_board_shows_the_chairs_with_values_that_change(
         before = await first.get_attribute("data-updated")
         await expect(first).not_to_have_attribute("data-updated", before or "", timeout=5000)
         await expect(first.locator('[data-vital="bp"]')).to_contain_text("ago")
+        await expect(first.locator('[data-vital="temp"]')).to_have_text(
+            re.compile(r"^3[5-8]\.\d \d+ min ago$"))
+        await expect(first.locator(".vitals")).to_contain_text("Temp °C")
         await asyncio.sleep(3)  # a few seconds of trend
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=ARTIFACTS / "board.png")
@@ -158,6 +161,7 @@ async def test_the_session_page_charts_the_session_and_runs_its_phases(
     token = await monitor.token("nurse-eve", "nurse")
     await page.goto(f"{monitor.url}/session?id={session_id}&token={token}")
     await expect(page.locator("#chart-bp canvas")).to_have_count(1)
+    await expect(page.locator("#chart-temp canvas")).to_have_count(1)
     await expect(page.locator("#notes li")).to_contain_text("patient calm")
     await expect(page.locator("#limits tr")).not_to_have_count(0)
     warnings: list[str] = []

@@ -160,3 +160,39 @@ async def test_a_big_dead_letter_keeps_its_first_4_kib_and_its_size(
     async with monitor.api() as http:
         [letter] = (await http.get("/api/dead-letters")).json()["dead_letters"]
     assert letter["size"] == 60_000
+
+
+async def test_a_fever_reaches_the_board_as_temp_high_and_is_stored_and_20_is_implausible(
+    monitor: RunningMonitor, mosquitto: Mosquitto
+) -> None:
+    session_id = await monitor.open_session("chair-6")
+    async with websockets.connect(monitor.ws_url()) as socket:
+        stream = messages(socket)
+        assert (await anext(stream))["type"] == "snapshot"
+        async with publisher(mosquitto) as mqtt:
+            topic = f"infusion/{monitor.site}/chair-6/vitals"
+            await mqtt.publish(topic, reading(1, hr=80, temp=39.6), qos=1)
+            await mqtt.publish(topic, reading(2, hr=80, temp=20), qos=1)
+        shown: list[dict[str, Any]] = []
+        alarms: dict[str, dict[str, Any]] = {}
+        async with asyncio.timeout(5):
+            async for message in stream:
+                if message["type"] == "reading":
+                    shown.append(message["vitals"])
+                elif message["type"] == "alarm":
+                    alarms[message["code"]] = message
+                if len(shown) == 2 and "implausible" in alarms:
+                    break
+    assert shown == [{"hr": 80, "temp": 39.6}, {"hr": 80, "temp": 20}]
+    fever = alarms["temp_high"]
+    assert (fever["priority"], fever["kind"], fever["vital"]) == ("high", "physiological", "temp")
+    assert (fever["value"], fever["limit"], fever["session_id"]) == (39.6, 39.0, session_id)
+    artefact = alarms["implausible"]
+    assert (artefact["kind"], artefact["vital"], artefact["value"]) == ("technical", "temp", 20)
+
+    def stored() -> bool:
+        with monitor.db() as db:
+            rows = db.execute("SELECT seq, temp FROM readings WHERE session_id = ? ORDER BY seq",
+                              (session_id,)).fetchall()
+        return [tuple(row) for row in rows] == [(1, 39.6), (2, 20.0)]
+    await eventually(stored)

@@ -94,6 +94,7 @@ async def test_an_hour_long_session_reads_back_complete(
     artefacts = sum(1 for s in sent if "hr" in s.get("flags", {}))
     assert report["vitals"]["hr"]["n"] == HOUR_S - artefacts
     assert report["vitals"]["sbp"]["n"] == HOUR_S // 300
+    assert report["vitals"]["temp"]["n"] == HOUR_S // 60
     assert report["readings"] == HOUR_S
 
 
@@ -154,16 +155,25 @@ async def test_exports_fhir_validates_and_csv_has_its_columns(
     bundle = Bundle.model_validate(fhir.json())
     assert bundle.type == "collection"
     codes = {e.resource.code.coding[0].code for e in bundle.entry}  # type: ignore[union-attr]
-    assert codes == {"8867-4", "59408-5", "9279-1", "19891-1", "8480-6", "8462-4", "8478-0"}
+    assert codes == {"8867-4", "59408-5", "9279-1", "19891-1", "8480-6", "8462-4", "8478-0",
+                     "8310-5"}
     first = fhir.json()["entry"][0]["resource"]
+    temps = [e["resource"] for e in fhir.json()["entry"]
+             if e["resource"]["code"]["coding"][0]["code"] == "8310-5"]
+    assert len(temps) == 6  # the simulator's temperature, once a minute
+    assert {(t["valueQuantity"]["unit"], t["valueQuantity"]["code"]) for t in temps} == {
+        ("Cel", "Cel")}
+    assert all(35 < t["valueQuantity"]["value"] < 38 for t in temps)
     assert first["valueQuantity"]["system"] == "http://unitsofmeasure.org"
     assert first["subject"]["identifier"]["value"] == "p-chair-3"
     rows = list(csv.reader(io.StringIO(table.text)))
     assert tuple(rows[0]) == CSV_COLUMNS == ("ts", "seq", "device_id", "hr", "spo2", "rr",
-                                             "etco2", "sbp", "dbp", "map")
+                                             "etco2", "sbp", "dbp", "map", "temp")
+    assert sum(1 for row in rows[1:] if row[-1]) == 6
     assert len(rows) == 302
     assert table.headers["content-type"].startswith("text/csv")
-    assert page.text.count("<svg") == 3
+    assert page.text.count("<svg") == 4
+    assert "<figcaption>Body temperature</figcaption>" in page.text
     assert "Time outside limits" in page.text
 
 

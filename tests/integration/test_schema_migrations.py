@@ -303,3 +303,25 @@ async def test_an_unversioned_database_missing_tables_gets_them_as_before(tmp_pa
     fresh = tmp_path / "fresh.db"
     await (await opened(fresh)).close()
     assert shape(path) == shape(fresh)
+
+
+async def test_a_database_of_version_2_gains_the_temp_column_and_keeps_temperatures(
+    tmp_path: Path,
+) -> None:
+    path = load(BEFORE_MIGRATIONS, tmp_path / "monitor.db")
+    store = await opened(path)
+    try:
+        assert (3, "readings_temp") in recorded(path)
+        before = await store.session_readings("sess-1")
+        assert [r["vitals"] for r in before] == [{"hr": 130.0, "spo2": 97.0}]
+        fever = Reading(bed=BED, device_id="mon-1", seq=9, ts="2023-11-14T22:20:02.000Z",
+                        ts_ms=1_700_000_402_000, vitals={"hr": 90.0, "temp": 38.4})
+        assert await store.write(Batch(readings=[
+            StoredReading(fever, "sess-1", 1_700_000_402_050)])) == 1
+        after = await store.session_readings("sess-1")
+    finally:
+        await store.close()
+    assert [(r["seq"], r["vitals"]) for r in after] == [
+        (7, {"hr": 130.0, "spo2": 97.0}), (9, {"hr": 90.0, "temp": 38.4})]
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT temp FROM readings WHERE seq = 9").fetchone() == (38.4,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from device_sim.device import ChairSpec, Publish, SimulatedMonitor
@@ -68,3 +70,28 @@ def test_artefacts_and_dropouts_happen_and_are_marked() -> None:
     dropouts = sum(1 for vitals, _ in samples if "spo2" not in vitals)
     assert 20 < artefacts < 200
     assert 20 < dropouts < 200
+
+
+def sent_temperatures(use_senml: bool) -> list[tuple[int, float, object]]:
+    """(second, value, unit) of each temperature a device sends in its first 10 minutes."""
+    device = SimulatedMonitor(ChairSpec("s", "b", "d", 5), use_senml=use_senml)
+    temps: list[tuple[int, float, object]] = []
+    for t in range(600):
+        for emission in device.step(lambda: fixed_clock(device)):
+            if not isinstance(emission, Publish):
+                continue
+            document = json.loads(emission.payload)
+            if use_senml:
+                temps += [(t, r["v"], r["u"]) for r in document if r.get("n") == "temp"]
+            elif "temp" in document["vitals"]:
+                temps.append((t, document["vitals"]["temp"], "Cel"))
+    return temps
+
+
+def test_body_temperature_is_sent_every_minute_in_cel_with_one_decimal() -> None:
+    for use_senml in (False, True):
+        temps = sent_temperatures(use_senml)
+        assert [t for t, _, _ in temps] == list(range(0, 600, 60))
+        assert {unit for _, _, unit in temps} == {"Cel"}
+        assert all(36.0 < value < 37.6 and round(value, 1) == value for _, value, _ in temps)
+        assert len({value for _, value, _ in temps}) > 1

@@ -208,3 +208,38 @@ def test_profile_errors_name_the_key() -> None:
         {"when": ">", "limit": 1, "baseline_pct": 5, "priority": "high"}]}}}}}
     with pytest.raises(ProfileError, match="exactly one of limit and baseline_pct"):
         load_profiles(document, "t.toml")
+
+
+def test_a_fever_of_39_6_raises_temp_high_at_once_and_38_4_a_medium_one() -> None:
+    chair = Chair()
+    chair.feed(0, temp=36.9)
+    assert chair.feed(60, temp=38.0) == []
+    [medium] = chair.feed(120, temp=38.4)
+    assert (medium.transition, medium.alarm.key, medium.alarm.priority) == (
+        "raised", "temp_high", "medium")
+    [high] = chair.feed(180, temp=39.6)
+    assert (high.transition, high.alarm.key, high.alarm.priority) == (
+        "priority_changed", "temp_high", "high")
+    assert (high.alarm.value, high.alarm.limit, high.alarm.kind) == (39.6, 39.0, "physiological")
+    assert [(e.alarm.key, e.alarm.priority) for e in Chair().feed(0, temp=39.6)] == [
+        ("temp_high", "high")]
+
+
+def test_hypothermia_raises_temp_low_and_a_temperature_of_20_is_implausible() -> None:
+    assert [(e.alarm.key, e.alarm.priority) for e in Chair().feed(0, temp=35.0)] == [
+        ("temp_low", "high")]
+    assert [(e.alarm.key, e.alarm.priority) for e in Chair().feed(0, temp=35.9)] == [
+        ("temp_low", "medium")]
+    chair = Chair()
+    chair.feed(0, temp=20)
+    assert chair.seen() == [("raised", "implausible:temp", "low")]
+    assert chair.open()["implausible:temp"].value == 20
+
+
+def test_a_temperature_is_a_spot_value_that_never_goes_stale() -> None:
+    chair = Chair()
+    chair.feed(0, hr=70, temp=36.8)
+    for t in range(1, 25):
+        chair.feed(t, hr=70)
+    chair.tick(25)
+    assert chair.seen() == []

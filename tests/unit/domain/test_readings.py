@@ -49,7 +49,7 @@ def test_vitals_and_flags_may_be_absent_or_partial() -> None:
         (payload(seq=1.5), "seq must be an integer"),
         (payload(ts="yesterday"), "is not an ISO 8601 timestamp"),
         (payload(ts="2026-11-21T14:03:07"), "has no UTC offset"),
-        (payload(vitals={"temp": 37}), "vitals.temp is not a known vital"),
+        (payload(vitals={"glucose": 90}), "vitals.glucose is not a known vital"),
         (payload(vitals={"hr": "72"}), "vitals.hr must be a number"),
         (payload(vitals={"hr": True}), "vitals.hr must be a number"),
         (payload(vitals={"hr": 1e300}), "vitals.hr must be a finite number"),
@@ -100,12 +100,19 @@ def test_a_senml_pack_is_a_reading() -> None:
     assert reading.flags == {"spo2": "sensor_off"}
 
 
+def test_a_body_temperature_is_a_vital_in_json_and_in_senml_in_cel() -> None:
+    assert parse_reading(BED, payload(vitals={"temp": 37.2})).vitals == {"temp": 37.2}
+    reading = parse_reading(BED, senml({"n": "temp", "u": "Cel", "v": 38.4}))
+    assert reading.vitals == {"temp": 38.4}
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
         (senml({"n": "hr", "u": "beats", "v": 72}), "has unit str \"beats\", expected '/min'"),
         (senml({"n": "hr", "u": "/min", "v": "72"}), "SenML hr must be a number"),
-        (senml({"n": "temp", "u": "Cel", "v": 37}), "unknown name str \"temp\""),
+        (senml({"n": "glucose", "u": "mg/dL", "v": 90}), "unknown name str \"glucose\""),
+        (senml({"n": "temp", "u": "degC", "v": 37}), "has unit str \"degC\", expected 'Cel'"),
         (json.dumps([{"bn": "mon-07", "bt": 1, "n": "seq", "v": 1}]).encode(), "SenML bn must be"),
         (json.dumps([{"bn": "urn:dev:m:", "bt": 1, "n": "hr", "u": "/min", "v": 1}]).encode(),
          "no seq record"),

@@ -1,0 +1,69 @@
+"""Exports carry every vital of the registry; body temperature as the example."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.app.reports import PEAK_HIGH, _peaks, times_ms
+from monitor.domain.readings import BedRef
+from monitor.domain.review import series_of, statistics
+from monitor.domain.sessions import Session
+
+INFUSION_MS = 1_795_269_600_000  # 2026-11-21T14:00:00Z
+SESSION = Session("s-1", BedRef("clinic", "chair-1"), "p-1", "infusion",
+                  {"baseline": INFUSION_MS - 600_000, "infusion": INFUSION_MS},
+                  "ketamine-default", baseline={"hr": 70, "temp": 36.8})
+READINGS: list[dict[str, Any]] = [
+    {"ts": "2026-11-21T14:00:00.000Z", "seq": 1, "device_id": "mon-1",
+     "vitals": {"hr": 72.0, "spo2": 98.0, "temp": 36.9}},
+    {"ts": "2026-11-21T14:01:00.000Z", "seq": 2, "device_id": "mon-1",
+     "vitals": {"hr": 74.0, "sbp": 128.0, "dbp": 80.0, "map": 96.0, "temp": 38.4}},
+    {"ts": "2026-11-21T14:02:00.000Z", "seq": 3, "device_id": "mon-1", "vitals": {"hr": 73.0}},
+]
+
+
+def test_csv_has_a_temp_column_and_jsonl_keeps_it() -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv(READINGS))))
+    assert [row["temp"] for row in rows] == ["36.9", "38.4", ""]
+    lines = [json.loads(line) for line in to_jsonl(READINGS).splitlines()]
+    assert [line["vitals"].get("temp") for line in lines] == [36.9, 38.4, None]
+
+
+def test_fhir_has_a_body_temperature_observation_in_celsius_that_validates() -> None:
+    document = to_fhir(SESSION, READINGS)
+    Bundle.model_validate(document)
+    temps = [e["resource"] for e in document["entry"]
+             if e["resource"]["code"]["coding"][0]["code"] == "8310-5"]
+    assert [t["valueQuantity"] for t in temps] == [
+        {"value": value, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}
+        for value in (36.9, 38.4)]
+    assert temps[0]["code"]["coding"][0] == {
+        "system": "http://loinc.org", "code": "8310-5", "display": "Body temperature"}
+    assert temps[0]["category"][0]["coding"][0]["code"] == "vital-signs"
+
+
+def test_the_report_gives_temp_statistics_a_peak_and_a_chart() -> None:
+    data = series_of(READINGS, times_ms(READINGS))
+    peaks = _peaks(data, SESSION.baseline, INFUSION_MS)
+    assert PEAK_HIGH["temp"] is True
+    assert peaks["temp"]["value"] == 38.4
+    assert peaks["temp"]["change_from_baseline"] == 1.6
+    report: dict[str, Any] = {
+        "session": {"patient_ref": "p-1", "site": "clinic", "bed": "chair-1",
+                    "profile": "ketamine-default", "phase_started_ms": {"infusion": INFUSION_MS}},
+        "readings": len(READINGS), "vitals": {v: statistics(s) for v, s in data.items()},
+        "baseline": dict(SESSION.baseline), "peaks": peaks, "outside_limits": [],
+        "alarms": [], "notes": [], "discharge": {"minutes_after_infusion": None},
+    }
+    page = to_html(report, READINGS)
+    assert report["vitals"]["temp"]["max"] == 38.4
+    assert "<td>temp</td><td>2</td><td>36.9</td><td>38.4</td>" in page
+    assert "<td>temp</td><td>36.8</td><td>38.4</td><td>1.6</td>" in page
+    assert "<figcaption>Body temperature</figcaption>" in page
+    assert page.count("<svg") == 4
