@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from monitor.app.ports import StoredReading, StoreUnavailableError
-from monitor.domain.readings import VITALS, iso_ms
+from monitor.domain.readings import VITALS, BedRef, Reading, iso_ms
 
 MEASUREMENT: Final = "vitals"
 
@@ -167,8 +167,8 @@ class InfluxVitals:
 
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
-    ) -> list[dict[str, Any]]:
-        """A session's readings in time order, as the vitals API returns them."""
+    ) -> list[Reading]:
+        """A session's readings in time order."""
         return list(_as_readings(await self.query(_readings_query(session_id, from_ms, to_ms))))
 
     async def prune(self, before_ms: int) -> None:
@@ -187,8 +187,8 @@ class InfluxReadings:
     basic_auth: tuple[str, str] | None
     timeout_s: float
 
-    def readings(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's readings in time order, as the vitals API returns them.
+    def readings(self, session_id: str) -> list[Reading]:
+        """A session's readings in time order.
 
         Raises:
             StoreUnavailableError: The server did not answer or refused the query.
@@ -225,11 +225,9 @@ def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _as_readings(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+def _as_readings(rows: Iterable[dict[str, Any]]) -> Iterable[Reading]:
     for row in rows:
         vitals = {v: float(row[v]) for v in VITALS if row.get(v) is not None}
-        reading = {"ts": iso_ms(row["time"]), "seq": row.get("seq"),
-                   "device_id": row.get("device_id"), "vitals": vitals}
-        if row.get("flags"):
-            reading["flags"] = json.loads(row["flags"])
-        yield reading
+        yield Reading(BedRef(row["site"], row["bed"]), row.get("device_id") or "",
+                      int(row.get("seq") or 0), iso_ms(row["time"]), int(row["time"]), vitals,
+                      json.loads(row["flags"]) if row.get("flags") else {})

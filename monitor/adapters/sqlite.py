@@ -24,7 +24,7 @@ from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_
 from monitor.adapters.sqlite_schema import check_columns, migrate
 from monitor.app.ports import Batch
 from monitor.domain.alarms import AUDIT_ONLY
-from monitor.domain.readings import VITALS
+from monitor.domain.readings import VITALS, BedRef, Reading
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ class SqliteStore(RecordQueries):
 
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Reading]:
         """A session's readings in device-time order (optionally from/to, Unix ms)."""
         return await self.call(lambda db: _session_rows(db, session_id, from_ms, to_ms))
 
@@ -196,8 +196,8 @@ class SqliteReadings:
 
     path: Path
 
-    def readings(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's readings in device-time order, as the vitals API returns them."""
+    def readings(self, session_id: str) -> list[Reading]:
+        """A session's readings in device-time order."""
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         db.row_factory = sqlite3.Row
         try:
@@ -208,7 +208,7 @@ class SqliteReadings:
 
 def _session_rows(
     db: sqlite3.Connection, session_id: str, from_ms: int | None, to_ms: int | None
-) -> list[dict[str, Any]]:
+) -> list[Reading]:
     window = (session_id, from_ms or 0, to_ms if to_ms is not None else 2**62)
     rows = db.execute(
         f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
@@ -216,11 +216,9 @@ def _session_rows(
         window,
     ).fetchall()
     return [
-        {
-            "ts": row["ts"], "seq": row["seq"], "device_id": row["device_id"],
-            "vitals": {v: row[v] for v in VITALS if row[v] is not None},
-            **({"flags": json.loads(row["flags"])} if row["flags"] else {}),
-        }
+        Reading(BedRef(row["site"], row["bed"]), row["device_id"], row["seq"], row["ts"],
+                row["ts_ms"], {v: row[v] for v in VITALS if row[v] is not None},
+                json.loads(row["flags"]) if row["flags"] else {})
         for row in rows
     ]
 

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from monitor.domain.readings import UNITS, VITALS
+from monitor.api.messages import reading_record
+from monitor.domain.readings import UNITS, VITALS, Reading
 from monitor.domain.sessions import Session
 from monitor.domain.vitals import REGISTRY, Vital, charts
 
@@ -32,30 +33,29 @@ STYLE: Final = (
 )
 
 
-def to_csv(readings: Sequence[Mapping[str, Any]]) -> str:
+def to_csv(readings: Sequence[Reading]) -> str:
     """One row per reading: ``ts,seq,device_id`` and a column per vital."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in readings:
-        writer.writerow([r["ts"], r["seq"], r["device_id"],
-                         *(r["vitals"].get(v, "") for v in VITALS)])
+        writer.writerow([r.ts, r.seq, r.device_id, *(r.vitals.get(v, "") for v in VITALS)])
     return out.getvalue()
 
 
-def to_jsonl(readings: Sequence[Mapping[str, Any]]) -> str:
+def to_jsonl(readings: Sequence[Reading]) -> str:
     """One JSON reading per line (``device-sim --replay`` plays it back)."""
-    return "".join(json.dumps(r) + "\n" for r in readings)
+    return "".join(json.dumps(reading_record(r)) + "\n" for r in readings)
 
 
-def to_fhir(session: Session, readings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def to_fhir(session: Session, readings: Sequence[Reading]) -> dict[str, Any]:
     """A FHIR R4 ``collection`` Bundle of vital-sign Observations."""
     entries = []
     for r in readings:
-        for vital, value in r["vitals"].items():
+        for vital, value in r.vitals.items():
             code, display = LOINC[vital]
             entries.append({
-                "fullUrl": f"urn:uuid:{session.id}-{r['device_id']}-{r['seq']}-{vital}",
+                "fullUrl": f"urn:uuid:{session.id}-{r.device_id}-{r.seq}-{vital}",
                 "resource": {
                     "resourceType": "Observation",
                     "status": "final",
@@ -66,20 +66,20 @@ def to_fhir(session: Session, readings: Sequence[Mapping[str, Any]]) -> dict[str
                                          "display": display}], "text": display},
                     "subject": {"identifier": {"system": PATIENT_SYSTEM,
                                                "value": session.patient_ref}},
-                    "effectiveDateTime": r["ts"],
+                    "effectiveDateTime": r.ts,
                     "valueQuantity": {"value": value, "unit": UNITS[vital],
                                       "system": "http://unitsofmeasure.org", "code": UNITS[vital]},
-                    "device": {"display": r["device_id"]},
+                    "device": {"display": r.device_id},
                 },
             })
     return {"resourceType": "Bundle", "type": "collection",
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), "entry": entries}
 
 
-def _svg_chart(readings: Sequence[Mapping[str, Any]], vitals: Sequence[Vital],
+def _svg_chart(readings: Sequence[Reading], vitals: Sequence[Vital],
                title: str, y_range: tuple[float, float], *, points: bool = False) -> str:
     width, height, pad = 900, 220, 30
-    times = [datetime.fromisoformat(r["ts"]).timestamp() for r in readings]
+    times = [r.ts_ms / 1000 for r in readings]
     if not times:
         return f"<p>{html.escape(title)}: no readings.</p>"
     t0, t1 = min(times), max(times) or 1
@@ -95,8 +95,8 @@ def _svg_chart(readings: Sequence[Mapping[str, Any]], vitals: Sequence[Vital],
     shapes = []
     for vital in vitals:
         name, colour = vital.name, vital.colour
-        xy = [(x(t), y(r["vitals"][name])) for t, r in zip(times, readings, strict=True)
-              if name in r["vitals"]]
+        xy = [(x(t), y(r.vitals[name])) for t, r in zip(times, readings, strict=True)
+              if name in r.vitals]
         if points:
             shapes += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>' for a, b in xy]
         elif xy:
@@ -142,7 +142,7 @@ def _report_charts() -> list[tuple[tuple[Vital, ...], str, tuple[float, float], 
     return out
 
 
-def to_html(report: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]) -> str:
+def to_html(report: Mapping[str, Any], readings: Sequence[Reading]) -> str:
     """The report as one printable HTML page with charts."""
     s = report["session"]
     stats = _table([[v, *(st[k] for k in ("n", "min", "max", "mean", "median", "p5", "p95"))]

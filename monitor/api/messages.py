@@ -56,6 +56,15 @@ def reading_message(reading: Reading, session_id: str | None, received_ms: int) 
     }
 
 
+def reading_record(reading: Reading) -> Message:
+    """A stored reading as ``GET /api/sessions/{id}/vitals`` and the JSONL export give it."""
+    record: Message = {"ts": reading.ts, "seq": reading.seq, "device_id": reading.device_id,
+                       "vitals": reading.vitals}
+    if reading.flags:
+        record["flags"] = reading.flags
+    return record
+
+
 def device_message(status: DeviceStatus, received_ms: int) -> Message:
     """A ``device`` message: a device went online or offline."""
     return {

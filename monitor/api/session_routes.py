@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.api.deps import Context, Nurse
-from monitor.api.messages import Message, alarm_message, session_message
+from monitor.api.messages import Message, alarm_message, reading_record, session_message
 from monitor.app.counters import now_ms
 from monitor.app.session_service import (
     NeedsAcknowledgementError,
@@ -210,7 +210,7 @@ async def session_vitals(
     readings = await context.vitals.session_readings(
         session_id, _instant(start, "from"), _instant(end, "to")
     )
-    return {"readings": readings}
+    return {"readings": [reading_record(r) for r in readings]}
 
 
 @router.get("/{session_id}/limits")

@@ -211,8 +211,8 @@ class VitalsSink(Protocol):
 class ReadingSource(Protocol):
     """Where a worker process reads stored readings (picklable; opens its own connection)."""
 
-    def readings(self, session_id: str) -> list[dict[str, Any]]:
-        """A session's readings as the vitals API returns them."""
+    def readings(self, session_id: str) -> list[Reading]:
+        """A session's readings in device-time order."""
 
 
 class VitalsStore(Protocol):
@@ -220,8 +220,8 @@ class VitalsStore(Protocol):
 
     async def session_readings(
         self, session_id: str, from_ms: int | None = None, to_ms: int | None = None
-    ) -> list[dict[str, Any]]:
-        """A session's readings in time order: ``ts``, ``seq``, ``device_id``, ``vitals``."""
+    ) -> list[Reading]:
+        """A session's readings in device-time order."""
 
     async def prune(self, before_ms: int) -> None:
         """Delete raw readings measured before ``before_ms``."""

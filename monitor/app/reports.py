@@ -8,7 +8,6 @@ moment is what remains.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from monitor.app.counters import now_ms
@@ -16,18 +15,14 @@ from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.session_service import SessionBook
 from monitor.app.what_if import WhatIfWorker
 from monitor.domain.limits import Profile
-from monitor.domain.replay import discharge_ready_ms, stored_reading
+from monitor.domain.readings import Reading
+from monitor.domain.replay import discharge_ready_ms
 from monitor.domain.review import Series, minutes_outside, peak, series_of, statistics
 from monitor.domain.sessions import Session
 from monitor.domain.vitals import REGISTRY
 
 PEAK_HIGH = {vital.name: vital.peak == "high" for vital in REGISTRY if vital.peak is not None}
 """The vitals a report gives a peak for: True for the highest value, False for the lowest."""
-
-
-def times_ms(readings: Sequence[Mapping[str, Any]]) -> list[int]:
-    """The device time of each reading, Unix ms."""
-    return [round(datetime.fromisoformat(r["ts"]).timestamp() * 1000) for r in readings]
 
 
 class Reports:
@@ -54,7 +49,7 @@ class Reports:
         """
         return await self._sessions.get(session_id)
 
-    async def readings(self, session: Session) -> list[dict[str, Any]]:
+    async def readings(self, session: Session) -> list[Reading]:
         """The session's stored readings, in time order."""
         return await self._vitals.session_readings(session.id)
 
@@ -71,12 +66,12 @@ class Reports:
     async def build(self, session: Session) -> dict[str, Any]:
         """A fresh report from what is stored now."""
         readings = await self.readings(session)
-        data = series_of(readings, times_ms(readings))
+        data = series_of(readings)
         infusion_ms = session.phase_started_ms.get("infusion")
         alarms = await self._alarms(session)
         spans = [(a["raised_ms"], a["cleared_ms"]) for a in alarms]
         ready = discharge_ready_ms(session, self._sessions.profile_of(session),
-                                   [stored_reading(session, r) for r in readings], spans)
+                                   readings, spans)
         return {
             "session": self._describe(session),
             "generated_ms": now_ms(),

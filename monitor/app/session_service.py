@@ -166,7 +166,7 @@ class SessionService(SessionBook):
         if phase == "infusion":
             readings = await self._vitals.session_readings(session.id)
             baseline = baseline_of({
-                vital: [r["vitals"][vital] for r in readings if vital in r["vitals"]]
+                vital: [r.vitals[vital] for r in readings if vital in r.vitals]
                 for vital in VITALS
             })
             session = replace(session, baseline=baseline, warnings=pre_start_warnings(baseline))

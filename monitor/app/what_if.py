@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from monitor.app.ports import ReadingSource
 from monitor.domain.limits import Profile
-from monitor.domain.replay import Counts, replay_alarms, stored_reading
+from monitor.domain.replay import Counts, replay_alarms
 from monitor.domain.sessions import Session
 
 
@@ -29,9 +29,7 @@ def replay_sessions(
 ) -> list[Counts]:
     """In the worker: what ``profile`` raises over each session's stored readings."""
     return [
-        replay_alarms(session, profile,
-                      [stored_reading(session, row) for row in source.readings(session.id)])
-        for session in sessions
+        replay_alarms(session, profile, source.readings(session.id)) for session in sessions
     ]
 
 

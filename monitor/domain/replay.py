@@ -12,9 +12,8 @@ ends, so that every episode of a latched condition counts once.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any, Final
 
 from monitor.domain.discharge import DischargeTracker
@@ -27,13 +26,6 @@ TICK_MS: Final = 1_000
 
 Counts = dict[str, dict[str, int]]
 """Alarms by condition code, then by priority: ``{"hr_high": {"medium": 2}}``."""
-
-
-def stored_reading(session: Session, row: Mapping[str, Any]) -> Reading:
-    """A stored reading (as the vitals API returns it) as a :class:`Reading` again."""
-    ts_ms = round(datetime.fromisoformat(row["ts"]).timestamp() * 1000)
-    return Reading(session.bed, str(row.get("device_id") or ""), int(row.get("seq") or 0),
-                   row["ts"], ts_ms, dict(row["vitals"]), dict(row.get("flags") or {}))
 
 
 def replay_alarms(session: Session, profile: Profile, readings: Iterable[Reading]) -> Counts:

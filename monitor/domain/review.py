@@ -10,15 +10,15 @@ its rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.domain.limits import PLAUSIBLE, Rule
-from monitor.domain.readings import CONTINUOUS_VITALS, VITALS
+from monitor.domain.readings import CONTINUOUS_VITALS, VITALS, Reading
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -37,15 +37,14 @@ class Series:
     values: Floats
 
 
-def series_of(readings: Sequence[Mapping[str, Any]], times_ms: Sequence[int]) -> dict[str, Series]:
+def series_of(readings: Sequence[Reading]) -> dict[str, Series]:
     """Each vital's plausible, unflagged values with their times."""
     out: dict[str, Series] = {}
     for vital in VITALS:
         low, high = PLAUSIBLE[vital]
         picked = [
-            (t, r["vitals"][vital]) for r, t in zip(readings, times_ms, strict=True)
-            if vital in r["vitals"] and vital not in (r.get("flags") or {})
-            and low <= r["vitals"][vital] <= high
+            (r.ts_ms, r.vitals[vital]) for r in readings
+            if vital in r.vitals and vital not in r.flags and low <= r.vitals[vital] <= high
         ]
         if picked:
             t, v = zip(*picked, strict=True)

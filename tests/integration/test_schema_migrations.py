@@ -20,6 +20,7 @@ import pytest
 
 from monitor.adapters.sqlite import SCHEMA_VERSION, SqliteStore
 from monitor.adapters.sqlite_schema import SchemaError, migrations
+from monitor.api.messages import reading_record
 from monitor.app.ports import Batch, DeadLetter, StoredReading
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.readings import BedRef, Reading
@@ -107,7 +108,7 @@ async def read_everything(store: SqliteStore) -> dict[str, Any]:
         "alarm": (alarm.id, alarm.code, alarm.value, alarm.limit, alarm.onset_value,
                   alarm.worst_value),
         "history": [(h["transition"], h["value"]) for h in await store.alarm_history("alarm-1")],
-        "readings": await store.session_readings("sess-1"),
+        "readings": [reading_record(r) for r in await store.session_readings("sess-1")],
         "tokens": [(t["id"], t["name"], t["role"], t["hash"]) for t in await store.tokens()],
         "notes": await store.notes("sess-1"),
         "audit": await store.audit_log("sess-1"),
@@ -153,8 +154,8 @@ async def write_more(store: SqliteStore) -> None:
         alarm_events=[AlarmEvent("raised", alarm)],
         dead_letters=[DeadLetter.of(1_700_000_402_000, "vitals/x", b"x" * 5000, "too big")]))
     assert new == 2
-    assert [r["seq"] for r in await store.session_readings("sess-1")] == [7, 8]
-    assert [r["vitals"] for r in await store.session_readings("sess-2")] == [{"hr": 64.0}]
+    assert [r.seq for r in await store.session_readings("sess-1")] == [7, 8]
+    assert [r.vitals for r in await store.session_readings("sess-2")] == [{"hr": 64.0}]
     assert [(a.id, a.onset_value, a.worst_value) for a in await store.alarms(state="active")
             if a.id == "alarm-2"] == [("alarm-2", 88.0, 87.0)]
     newest = (await store.dead_letters(1))[0]
@@ -313,7 +314,7 @@ async def test_a_database_of_version_2_gains_the_temp_column_and_keeps_temperatu
     try:
         assert (3, "readings_temp") in recorded(path)
         before = await store.session_readings("sess-1")
-        assert [r["vitals"] for r in before] == [{"hr": 130.0, "spo2": 97.0}]
+        assert [r.vitals for r in before] == [{"hr": 130.0, "spo2": 97.0}]
         fever = Reading(bed=BED, device_id="mon-1", seq=9, ts="2023-11-14T22:20:02.000Z",
                         ts_ms=1_700_000_402_000, vitals={"hr": 90.0, "temp": 38.4})
         assert await store.write(Batch(readings=[
@@ -321,7 +322,7 @@ async def test_a_database_of_version_2_gains_the_temp_column_and_keeps_temperatu
         after = await store.session_readings("sess-1")
     finally:
         await store.close()
-    assert [(r["seq"], r["vitals"]) for r in after] == [
+    assert [(r.seq, r.vitals) for r in after] == [
         (7, {"hr": 130.0, "spo2": 97.0}), (9, {"hr": 90.0, "temp": 38.4})]
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT temp FROM readings WHERE seq = 9").fetchone() == (38.4,)

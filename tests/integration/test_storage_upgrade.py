@@ -47,7 +47,7 @@ async def test_a_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
         [alarm] = await store.alarms(session_id="sess")
     finally:
         await store.close()
-    assert (reading["seq"], reading["vitals"]) == (7, {"hr": 72.0, "spo2": 98.0})
+    assert (reading.seq, reading.vitals) == (7, {"hr": 72.0, "spo2": 98.0})
     assert (alarm.code, alarm.value, alarm.onset_value) == ("hr_high", 130.0, None)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3

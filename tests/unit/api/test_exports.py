@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
 from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
-from monitor.app.reports import PEAK_HIGH, _peaks, times_ms
-from monitor.domain.readings import BedRef
+from monitor.app.reports import PEAK_HIGH, _peaks
+from monitor.domain.readings import BedRef, Reading
 from monitor.domain.review import series_of, statistics
 from monitor.domain.sessions import Session
 
@@ -19,12 +20,14 @@ INFUSION_MS = 1_795_269_600_000  # 2026-11-21T14:00:00Z
 SESSION = Session("s-1", BedRef("clinic", "chair-1"), "p-1", "infusion",
                   {"baseline": INFUSION_MS - 600_000, "infusion": INFUSION_MS},
                   "ketamine-default", baseline={"hr": 70, "temp": 36.8})
-READINGS: list[dict[str, Any]] = [
-    {"ts": "2026-11-21T14:00:00.000Z", "seq": 1, "device_id": "mon-1",
-     "vitals": {"hr": 72.0, "spo2": 98.0, "temp": 36.9}},
-    {"ts": "2026-11-21T14:01:00.000Z", "seq": 2, "device_id": "mon-1",
-     "vitals": {"hr": 74.0, "sbp": 128.0, "dbp": 80.0, "map": 96.0, "temp": 38.4}},
-    {"ts": "2026-11-21T14:02:00.000Z", "seq": 3, "device_id": "mon-1", "vitals": {"hr": 73.0}},
+READINGS = [
+    Reading(SESSION.bed, "mon-1", seq, ts, round(datetime.fromisoformat(ts).timestamp() * 1000),
+            vitals) for seq, ts, vitals in [
+        (1, "2026-11-21T14:00:00.000Z", {"hr": 72.0, "spo2": 98.0, "temp": 36.9}),
+        (2, "2026-11-21T14:01:00.000Z",
+         {"hr": 74.0, "sbp": 128.0, "dbp": 80.0, "map": 96.0, "temp": 38.4}),
+        (3, "2026-11-21T14:02:00.000Z", {"hr": 73.0}),
+    ]
 ]
 
 
@@ -49,7 +52,7 @@ def test_fhir_has_a_body_temperature_observation_in_celsius_that_validates() -> 
 
 
 def test_the_report_gives_temp_statistics_a_peak_and_a_chart() -> None:
-    data = series_of(READINGS, times_ms(READINGS))
+    data = series_of(READINGS)
     peaks = _peaks(data, SESSION.baseline, INFUSION_MS)
     assert PEAK_HIGH["temp"] is True
     assert peaks["temp"]["value"] == 38.4

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from monitor.domain.readings import BedRef, Reading
 from monitor.domain.review import Series, minutes_outside, series_of, statistics
 from tests.unit.domain.engine_harness import default_profile
 
@@ -25,9 +24,10 @@ def test_statistics() -> None:
 
 
 def test_flagged_and_implausible_values_are_left_out() -> None:
-    readings: list[dict[str, Any]] = [{"vitals": {"hr": 70.0}}, {"vitals": {"hr": 350.0}},
-                {"vitals": {"hr": 140.0}, "flags": {"hr": "artifact"}}]
-    assert list(series_of(readings, [0, 1000, 2000])["hr"].values) == [70.0]
+    readings = [Reading(BedRef("s", "b"), "d", n, "", n * 1000, vitals, flags)
+                for n, (vitals, flags) in enumerate([({"hr": 70.0}, {}), ({"hr": 350.0}, {}),
+                                                     ({"hr": 140.0}, {"hr": "artifact"})])]
+    assert list(series_of(readings)["hr"].values) == [70.0]
 
 
 def test_minutes_outside_counts_time_not_readings_and_not_gaps() -> None:
