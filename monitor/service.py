@@ -22,7 +22,7 @@ from typing import Final, Self
 
 import uvicorn
 
-from monitor.adapters import influx, mqtt
+from monitor.adapters import influx, mqtt, sqlite
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.pagers import build_pager
@@ -79,9 +79,10 @@ class Started:
 
 def record_store(settings: Settings) -> SqliteStore:
     """The SQLite record store under the data directory."""
-    return SqliteStore(settings.data_dir / "monitor.db",
-                       dead_letters_max_rows=settings.dead_letters_max_rows,
-                       dead_letters_max_bytes=settings.dead_letters_max_bytes)
+    return sqlite.build(sqlite.SqliteConfig(
+        path=settings.data_dir / "monitor.db",
+        dead_letters_max_rows=settings.dead_letters_max_rows,
+        dead_letters_max_bytes=settings.dead_letters_max_bytes))
 
 
 def influx_store(settings: Settings) -> InfluxVitals | None:

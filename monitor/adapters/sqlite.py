@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
 from monitor.adapters.sqlite_schema import check_columns, migrate
 from monitor.app.ports import Batch
@@ -36,6 +38,21 @@ _READING_COLUMNS: Final = (
     + ", ".join(VITALS) + ", flags"
 )
 
+
+
+class SqliteConfig(BaseModel):
+    """Where the record store's file is, and how much of refused messages it keeps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: Path
+    dead_letters_max_rows: int = 10_000
+    dead_letters_max_bytes: int = 16 * 1024 * 1024
+
+
+def build(config: SqliteConfig) -> SqliteStore:
+    """The store ``config`` describes (opened by :meth:`SqliteStore.open`)."""
+    return SqliteStore(config.path, dead_letters_max_rows=config.dead_letters_max_rows,
+                       dead_letters_max_bytes=config.dead_letters_max_bytes)
 
 
 class SqliteStore(RecordQueries):

@@ -37,6 +37,7 @@ from monitor.domain.discharge import DischargeTracker
 from monitor.domain.limits import Priority, Profile, Rule, is_plausible
 from monitor.domain.readings import CONTINUOUS_VITALS, Reading
 from monitor.domain.sessions import Session
+from monitor.domain.vitals import REGISTRY
 
 TECHNICAL_PRIORITY: Final[Mapping[str, Priority]] = {
     "stale": "medium",
@@ -50,7 +51,8 @@ TECHNICAL_PRIORITY: Final[Mapping[str, Priority]] = {
 }
 """Priority of each technical alarm; ``offline`` is high during infusion, else medium."""
 
-BP_VITALS: Final = ("sbp", "dbp", "map")
+BP_VITALS: Final = tuple(vital.name for vital in REGISTRY if vital.nibp)
+"""Vitals the blood-pressure cuff measures: their absence raises ``nibp_overdue``."""
 CLOCK_OFFSET_MS: Final = 30_000
 """A device clock further than this from the monitor's raises ``clock_offset``..."""
 CLOCK_CONFIRM_MS: Final = 10_000
