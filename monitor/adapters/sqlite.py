@@ -23,15 +23,15 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
-from monitor.adapters.sqlite_schema import check_columns, migrate
+from monitor.adapters.sqlite_schema import check_columns, migrate, migrations
 from monitor.app.ports import Batch
 from monitor.domain.alarms import AUDIT_ONLY
 from monitor.domain.readings import VITALS, BedRef, Reading
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 3
-"""The newest schema migration's number (``sqlite_migrations/``; a test keeps them equal)."""
+SCHEMA_VERSION: Final = migrations()[-1].version
+"""The newest schema migration's number (``sqlite_migrations/``)."""
 
 _READING_COLUMNS: Final = (
     "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
