@@ -77,6 +77,17 @@ def publisher_main() -> None:
     asyncio.run(publish_evenly(int(port), site, int(devices), float(rate), float(seconds)))
 
 
+async def finish(publisher: asyncio.subprocess.Process, timeout_s: float) -> None:
+    """Wait for the publisher; one that cannot get its readings out in time is stopped."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await publisher.wait()
+    except TimeoutError:
+        print(f"  (the publisher did not finish in {timeout_s:.0f} s: stopped)", flush=True)
+        publisher.kill()
+        await publisher.wait()
+
+
 async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: str,
                   devices: int, rate: float, seconds: float) -> Sample:
     """One run: sessions opened at every device's bed, then the publisher; all of it timed."""
@@ -105,8 +116,7 @@ async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: s
                         sample.latencies_ms.append((now - sent) * 1000)
                         sample.received += 1
         finally:
-            async with asyncio.timeout(seconds + 60):
-                await publisher.wait()
+            await finish(publisher, seconds + 60)
     sample.seconds = time.monotonic() - started
     sample.cpu_pct.append(100 * (proc_usage(monitor_pid)[0] - cpu_before) / sample.seconds)
     await set_sessions(http_port, site, [], end=True)
@@ -135,8 +145,7 @@ async def measure_bare(broker_port: int, *, site: str, devices: int, rate: float
                         if sample.received >= expected:
                             break
         finally:
-            async with asyncio.timeout(seconds + 60):
-                await publisher.wait()
+            await finish(publisher, seconds + 60)
     sample.seconds = time.monotonic() - started
     return sample
 
