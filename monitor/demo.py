@@ -8,6 +8,7 @@ through the dashboard) and opens a new session when the chair starts over.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Final
 
 from device_sim.device import ChairSpec, SimulatedMonitor
@@ -15,33 +16,45 @@ from device_sim.lifecycle import SessionDriver
 from device_sim.runner import run_devices
 from monitor.app.session_service import SessionService
 from monitor.domain.readings import BedRef
-from monitor.domain.sessions import as_phase
+from monitor.domain.sessions import PHASES, PhaseError, as_phase
 from monitor.service import Started
+
+log = logging.getLogger(__name__)
 
 PHASE_CHECK_S: Final = 0.5
 DEMO_USER: Final = "demo"
 
 
-class _Sessions:
+class DemoSessions:
     """The monitor's session service as the simulator's session port."""
 
     def __init__(self, sessions: SessionService) -> None:
         self._sessions = sessions
 
     async def create(self, site: str, bed: str, patient_ref: str) -> str:
+        """Open a session at the bed, ending the one still open there."""
         current = self._sessions.open_at(BedRef(site, bed))
         if current is not None:
             await self._sessions.advance(current.id, "ended", DEMO_USER, acknowledge_alarms=True)
         return (await self._sessions.create(BedRef(site, bed), patient_ref, None, DEMO_USER)).id
 
     async def advance(self, session_id: str, phase: str) -> None:
-        # The demo's scripted nurse has seen every warning and alarm.
-        await self._sessions.advance(session_id, as_phase(phase), DEMO_USER,
-                                     acknowledge_warnings=True, acknowledge_alarms=True)
+        """Move the session on, unless a nurse has taken it there (or past it) already."""
+        wanted = as_phase(phase)
+        try:
+            # The demo's scripted nurse has seen every warning and alarm.
+            await self._sessions.advance(session_id, wanted, DEMO_USER,
+                                         acknowledge_warnings=True, acknowledge_alarms=True)
+        except PhaseError:
+            current = (await self._sessions.get(session_id)).phase
+            if PHASES.index(current) < PHASES.index(wanted):
+                raise
+            log.info("session %s is %s already (a nurse moved it): the demo leaves it",
+                     session_id, current)
 
 
 async def _drive(sessions: SessionService, devices: list[SimulatedMonitor]) -> None:
-    driver = SessionDriver(_Sessions(sessions))
+    driver = SessionDriver(DemoSessions(sessions))
     while True:
         for device in devices:
             await driver.follow(device)
