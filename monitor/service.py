@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
@@ -94,6 +97,32 @@ def influx_store(settings: Settings) -> InfluxVitals | None:
         username=settings.influx_username, password=settings.influx_password))
 
 
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory for one monitor: a second one there is refused before it writes.
+
+    Raises:
+        SettingsError: Another monitor holds it (its pid is named).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "monitor.lock").open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+            raise SettingsError(
+                f"another monitor ({holder}) is running on {data_dir}: stop it first, or give "
+                "this one its own MONITOR_DATA_DIR and MONITOR_HTTP_PORT") from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @contextlib.asynccontextmanager
 async def _broker_url(settings: Settings) -> AsyncIterator[str]:
     if settings.mqtt_url:
@@ -124,6 +153,7 @@ class Monitor:
         settings = self.settings
         profiles = read_profiles(settings)
         try:
+            self._stack.enter_context(data_dir_lock(settings.data_dir))
             self.store = store = record_store(settings)
             await store.open()
             self._stack.push_async_callback(store.close)
