@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from monitor.api import (
     admin_routes,
@@ -24,7 +25,9 @@ from monitor.api.deps import ApiContext, Context, caller
 
 def create_app(context: ApiContext) -> FastAPI:
     """The FastAPI application around ``context``."""
-    app = FastAPI(title="Infusion-session monitor", version="0.1.0")
+    # /docs and /redoc load Swagger UI and ReDoc from the monitor itself: a clinic's
+    # network often has no way out to a CDN.
+    app = FastAPIOffline(title="Infusion-session monitor", version="0.1.0")
     app.state.context = context
     protected = [Depends(caller)]
     app.include_router(session_routes.router, dependencies=protected)

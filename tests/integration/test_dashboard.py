@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, Route, async_playwright, expect
 
 from device_sim.cli import chair_specs
 from device_sim.device import SimulatedMonitor
@@ -191,3 +191,26 @@ async def test_signing_in_with_the_form(monitor: RunningMonitor, browser: Browse
     await expect(page.locator("#sign-in")).to_be_hidden()
     await expect(page.locator("#who")).to_have_text("nurse-fay (nurse)")
     await expect(page.locator("#connection")).to_have_text("live")
+
+
+async def test_the_api_docs_load_with_no_way_out_to_the_internet(
+    monitor: RunningMonitor, browser: Browser
+) -> None:
+    page = await browser.new_page()
+    outside: list[str] = []
+
+    async def only_the_monitor(route: Route) -> None:
+        if route.request.url.startswith(monitor.url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_the_monitor)
+    await page.goto(f"{monitor.url}/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+        "Infusion-session monitor")
+    await expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    await page.goto(f"{monitor.url}/redoc")
+    await expect(page.locator("h1").first).to_contain_text("Infusion-session monitor")
+    assert outside == []
