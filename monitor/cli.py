@@ -13,7 +13,6 @@ from typing import Any
 
 from device_sim.cli import chair_specs
 from monitor.adapters.mqtt import BrokerAddress
-from monitor.adapters.sqlite import SqliteStore
 from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
 from monitor.api.messages import session_message
 from monitor.app.auth import ROLES, new_token, token_hash
@@ -63,6 +62,7 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
         SettingsError: The thresholds file or the database cannot be used.
     """
     profiles = read_profiles(settings)
+    _existing_database(settings)
     store = record_store(settings)
     await store.open()
     influx = influx_store(settings)
@@ -104,8 +104,21 @@ def _announce(started: Started) -> None:
     _say(f"MQTT broker: {BrokerAddress.parse(started.broker_url)}")  # without credentials
 
 
+def _existing_database(settings: Settings) -> None:
+    """A command that reads or changes the monitor's records finds them, or says where it looked.
+
+    Raises:
+        SettingsError: No database at the settings' data directory.
+    """
+    path = (settings.data_dir / "monitor.db").resolve()
+    if not path.is_file():
+        raise SettingsError(f"no monitor database at {path}: run this where the monitor runs, "
+                            "or set MONITOR_DATA_DIR to its data directory")
+
+
 async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
-    store = SqliteStore(settings.data_dir / "monitor.db")
+    _existing_database(settings)
+    store = record_store(settings)
     await store.open()
     try:
         if args.action == "create":
