@@ -119,6 +119,11 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
     return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _value(kept: float | None, last: float | None) -> float | None:
+    """A value the alarm record kept, or for an alarm stored before it kept them, its last."""
+    return kept if kept is not None else last
+
+
 def _when(ms: int | None) -> str:
     return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
 
@@ -154,11 +159,15 @@ def to_html(report: Mapping[str, Any], readings: Sequence[Reading]) -> str:
     outside = _table([[o["vital"], f'{o["when"]} {o["limit"]}', o["priority"], o["minutes"]]
                       for o in report["outside_limits"] if o["minutes"] > 0],
                      ["vital", "limit", "priority", "minutes outside"])
-    alarms = _table([[_when(a["raised_ms"]), a["code"], a["priority"], a["value"], a["limit"],
-                      a["acknowledged_by"], a["time_to_ack_s"], _when(a["cleared_ms"])]
+    # Onset and worst: the value at clearing is back within the limit and says nothing.
+    alarms = _table([[_when(a["raised_ms"]), a["code"], a["priority"],
+                      _value(a.get("onset_value"), a["value"]),
+                      _value(a.get("worst_value"), a["value"]), a["limit"],
+                      ", ".join(a.get("paged", [])), a["acknowledged_by"], a["time_to_ack_s"],
+                      _when(a["cleared_ms"])]
                      for a in report["alarms"]],
-                    ["raised", "alarm", "priority", "value", "limit", "acknowledged by",
-                     "to ack (s)", "cleared"])
+                    ["raised", "alarm", "priority", "onset value", "worst value", "limit",
+                     "paged", "acknowledged by", "to ack (s)", "cleared"])
     notes = "".join(f"<li>{_when(n['at_ms'])} {html.escape(n['user'])}: "
                     f"{html.escape(n['text'])}</li>" for n in report["notes"])
     ready = report["discharge"]["minutes_after_infusion"]

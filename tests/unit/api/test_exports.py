@@ -70,3 +70,21 @@ def test_the_report_gives_temp_statistics_a_peak_and_a_chart() -> None:
     assert "<td>temp</td><td>36.8</td><td>38.4</td><td>1.6</td>" in page
     assert "<figcaption>Body temperature</figcaption>" in page
     assert page.count("<svg") == 4
+
+
+def test_the_report_names_an_alarm_by_its_onset_and_worst_values_and_who_was_paged() -> None:
+    alarm = {"raised_ms": INFUSION_MS + 1_800_000, "code": "sbp_high", "priority": "high",
+             "value": 150.0, "onset_value": 181.0, "worst_value": 196.0, "limit": 180.0,
+             "paged": ["charge-nurse", "lead-mail"], "acknowledged_by": "nurse-kim",
+             "time_to_ack_s": 42.0, "cleared_ms": INFUSION_MS + 2_400_000}
+    report: dict[str, Any] = {
+        "session": {"patient_ref": "p-1", "site": "clinic", "bed": "chair-1",
+                    "profile": "ketamine-default", "phase_started_ms": {"infusion": INFUSION_MS}},
+        "readings": 0, "vitals": {}, "baseline": {}, "peaks": {}, "outside_limits": [],
+        "alarms": [alarm], "notes": [], "discharge": {"minutes_after_infusion": None},
+    }
+    page = to_html(report, [])
+    assert ("<th>onset value</th><th>worst value</th><th>limit</th><th>paged</th>" in page)
+    assert ("<td>sbp_high</td><td>high</td><td>181.0</td><td>196.0</td><td>180.0</td>"
+            "<td>charge-nurse, lead-mail</td><td>nurse-kim</td>" in page)
+    assert "<td>150.0</td>" not in page  # the value at clearing is within the limit
