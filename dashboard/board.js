@@ -232,8 +232,14 @@ function render() {
   const sorted = [...beds.values()].sort((x, y) => key(x.site, x.bed).localeCompare(key(y.site, y.bed)));
   let loudest = null;
   for (const b of sorted) {
-    const tile = tileFor(b);
     const k = key(b.site, b.bed);
+    if (b.site === "system" && b.alarms.length === 0) {  // the monitor's tile only while it alarms
+      board.querySelector(`[data-bed="${CSS.escape(k)}"]`)?.remove();
+      plots.get(k)?.destroy();
+      plots.delete(k);
+      continue;
+    }
+    const tile = tileFor(b);
     tile.dataset.updated = b.last_received_ms ?? "";
     tile.querySelector(".bed").textContent = b.bed;
     const link = tile.querySelector(".session");

@@ -47,11 +47,11 @@ from monitor.app.ports import StoreUnavailableError, VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionService
 from monitor.app.supervision import Work, supervised
-from monitor.app.system_alarms import SystemAlarms
+from monitor.app.system_alarms import SYSTEM_BED, SystemAlarms
 from monitor.app.upkeep import heartbeat, prune_forever
 from monitor.app.what_if import WhatIfWorker
 from monitor.app.writer import BatchWriter
-from monitor.domain.alarms import AlarmEvent
+from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile
 from monitor.domain.readings import iso_ms
@@ -141,6 +141,8 @@ class Monitor:
         self._demo = demo
         self._stack = contextlib.AsyncExitStack()
         self._crashed_at: int | None = None
+        self._stood: list[Alarm] = []
+        """System alarms standing when the monitor last stopped (restored once serving)."""
         self.demo_tokens: dict[str, str] = {}
 
     async def __aenter__(self) -> Self:
@@ -234,6 +236,7 @@ class Monitor:
                 self.board.on_alarm(AlarmEvent("raised", alarm))
         for source, seq, ts_ms in await self.store.recent_sequences(now - RECENT_SEQ_WINDOW_MS):
             self.processor.tracker.observe(source, seq, ts_ms)
+        self._stood = [a for a in stored_alarms if a.session_id is None and a.bed == SYSTEM_BED]
 
     def ready(self) -> dict[str, bool]:
         """Whether the broker and the vitals store are reachable, and storing works."""
@@ -315,7 +318,9 @@ class Monitor:
                 loop("heartbeat", lambda: heartbeat(self.store)),
                 *await self._storage_tasks(loop, stack),
             ]
-            if self._crashed_at is not None:  # the store writer runs: the alarm is committed
+            # the store writer runs: what these raise or clear is committed
+            await self.system.restore(self._stood)
+            if self._crashed_at is not None:
                 await self.system.event("monitor_restarted", "medium", (
                     f"the monitor stopped without shutting down (last seen "
                     f"{iso_ms(self._crashed_at)}); what the broker kept meanwhile is being "

@@ -71,6 +71,11 @@ class AlarmFanout:
         self._board = board
         self.listeners: list[AlarmListener] = []
 
+    def show(self, events: Iterable[AlarmEvent]) -> None:
+        """Show events on the board only (alarms restored at start-up: nobody is paged again)."""
+        for event in events:
+            self._board.on_alarm(event)
+
     def publish(self, events: Iterable[AlarmEvent]) -> None:
         """Fan out each event, in order; page records stay in the audit log only."""
         for event in events:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -31,6 +31,7 @@ class SystemAlarms:
         self._alarms = alarms
         self._writer = writer
         self.open: dict[str, Alarm] = {}
+        """Standing alarms: a condition's by its code, an event's by its id (several may stand)."""
         self._recording: set[asyncio.Task[None]] = set()
         writer.on_trouble = self.storage_failed
 
@@ -61,8 +62,26 @@ class SystemAlarms:
         alarm = Alarm(id=new_alarm_id(), bed=SYSTEM_BED, session_id=None, kind="technical",
                       code=code, vital=None, priority=priority, state="active", value=None,
                       limit=None, raised_ms=now, updated_ms=now, condition_present=False)
-        self.open[code] = alarm
+        self.open[alarm.id] = alarm
         await self._emit([AlarmEvent("raised", alarm, detail=detail)])
+
+    async def restore(self, stored: Sequence[Alarm]) -> None:
+        """The system alarms that stood when the monitor last stopped.
+
+        An event (``monitor_restarted``, ``task_failed``, ...) stands again
+        until acknowledged: shown, not paged again. A condition alarm is
+        cleared: this run judges its condition afresh, and raises it again
+        if it still holds.
+        """
+        now = now_ms()
+        for alarm in stored:
+            if not alarm.condition_present:
+                self.open[alarm.id] = alarm
+        self._alarms.show([AlarmEvent("raised", a) for a in stored if not a.condition_present])
+        await self._emit([
+            AlarmEvent("cleared", replace(a, state="cleared", updated_ms=now),
+                       detail="the monitor restarted: its condition is judged afresh")
+            for a in stored if a.condition_present])
 
     async def acknowledge(self, alarm_id: str, user: str) -> Alarm | None:
         """``user`` acknowledges a system alarm; None if no open one has that id."""

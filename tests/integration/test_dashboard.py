@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from device_sim.device import SimulatedMonitor
 from device_sim.runner import run_devices
 from monitor.settings import Settings
 from tests.integration.conftest import (
+    BOOTSTRAP,
     Mosquitto,
     RunningMonitor,
     eventually,
@@ -216,3 +218,18 @@ async def test_the_api_docs_load_with_no_way_out_to_the_internet(
     await page.goto(f"{monitor.url}/redoc")
     await expect(page.locator("h1").first).to_contain_text("Infusion-session monitor")
     assert outside == []
+
+
+async def test_the_monitor_s_own_tile_shows_its_alarm_and_goes_once_acknowledged(
+    monitor_settings: Settings, site: str, browser: Browser
+) -> None:
+    async with monitor_running(monitor_settings, site):
+        pass
+    with sqlite3.connect(monitor_settings.data_dir / "monitor.db") as db:  # as if killed
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_since', '1700000000000')")
+    async with monitor_running(monitor_settings, site) as monitor:
+        page = await board(browser, monitor.url, BOOTSTRAP)
+        tile = page.locator('[data-bed="system/monitor"]')
+        await expect(tile.locator(".alarms")).to_contain_text("monitor restarted")
+        await tile.locator("button.ack").click()
+        await expect(tile).to_have_count(0)
