@@ -43,20 +43,28 @@ async function api(path, options = {}) {
 // Resolves with {name, role} once a valid token is in hand; shows the
 // sign-in form until then.
 async function signIn() {
+  let refused = false;
   if (auth.token()) {
     try {
       return await api("/api/me");
     } catch (error) {
       if (error.status !== 401) throw error;
       localStorage.removeItem(TOKEN_KEY);
+      refused = true;
     }
   }
+  const connection = document.getElementById("connection");
+  if (connection) connection.textContent = "not signed in";
   const dialog = document.getElementById("sign-in");
   dialog.innerHTML = `<form>
       <label>Access token <input type="password" autocomplete="off" required></label>
       <button type="submit">Sign in</button>
       <p class="error" role="alert"></p>
     </form>`;
+  if (refused) {
+    dialog.querySelector(".error").textContent =
+      "The token this screen had is not valid any more (revoked, or mistyped in its link): sign in with a current one.";
+  }
   dialog.hidden = false;
   return new Promise((resolve) => {
     dialog.querySelector("form").addEventListener("submit", async (event) => {

@@ -233,3 +233,12 @@ async def test_the_monitor_s_own_tile_shows_its_alarm_and_goes_once_acknowledged
         await expect(tile.locator(".alarms")).to_contain_text("monitor restarted")
         await tile.locator("button.ack").click()
         await expect(tile).to_have_count(0)
+
+
+async def test_a_kiosk_link_with_a_refused_token_says_so(
+    monitor: RunningMonitor, browser: Browser
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{monitor.url}/?token=revoked-or-mistyped")
+    await expect(page.locator("#sign-in .error")).to_contain_text("not valid any more")
+    await expect(page.locator("#connection")).to_have_text("not signed in")
