@@ -293,11 +293,23 @@ function connect(delayMs = 500) {
   };
 }
 
-document.getElementById("sound").onclick = async (event) => {
-  await sound.enable();
-  event.target.textContent = "Sound is on";
-  event.target.disabled = true;
+function showSound() {
+  const button = document.getElementById("sound");
+  if (sound.paused) {
+    const left = Math.ceil((sound.pausedUntil - Date.now()) / 1000);
+    button.textContent = `Sound paused ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}: resume`;
+  } else {
+    button.textContent = sound.context ? "Sound is on: pause 2 min" : "Sound on";
+  }
+  button.setAttribute("aria-pressed", String(sound.on));
+  button.dataset.state = sound.paused ? "paused" : sound.context ? "on" : "off";
+}
+
+document.getElementById("sound").onclick = async () => {
+  if (sound.on) sound.pause(); else await sound.enable();
+  showSound();
 };
+setInterval(showSound, 1000);
 
 signIn().then(async (who) => {
   me = who;

@@ -1,5 +1,6 @@
 // Alarm tones by priority, after the browser allows sound (a click on
-// "Sound on"). High: 2 bursts of 5 pulses every 5 s; medium: 3 pulses every
+// "Sound on"). A click while on pauses them for 2 min (the button counts
+// down), then they sound again by themselves; a click while paused resumes. High: 2 bursts of 5 pulses every 5 s; medium: 3 pulses every
 // 10 s; low: 2 pulses every 20 s (after IEC 60601-1-8's patterns).
 "use strict";
 
@@ -9,14 +10,20 @@ const TONES = {
   low: { pulses: [0, 0.3], every: 20000, hz: 520 },
 };
 
+const SOUND_PAUSE_MS = 120000;  // tones come back by themselves: a board is never left silent
+
 const sound = {
   context: null,
   lastPlayed: {},
+  pausedUntil: 0,
   enable() {
     this.context = this.context || new AudioContext();
+    this.pausedUntil = 0;
     return this.context.resume();
   },
-  get on() { return this.context !== null && this.context.state === "running"; },
+  pause() { this.pausedUntil = Date.now() + SOUND_PAUSE_MS; },
+  get paused() { return Date.now() < this.pausedUntil; },
+  get on() { return this.context !== null && this.context.state === "running" && !this.paused; },
   play(priority) {
     const tone = TONES[priority];
     const now = Date.now();

@@ -242,3 +242,20 @@ async def test_a_kiosk_link_with_a_refused_token_says_so(
     await page.goto(f"{monitor.url}/?token=revoked-or-mistyped")
     await expect(page.locator("#sign-in .error")).to_contain_text("not valid any more")
     await expect(page.locator("#connection")).to_have_text("not signed in")
+
+
+async def test_sound_can_be_paused_and_resumed_and_never_looks_disabled(
+    monitor: RunningMonitor, browser: Browser
+) -> None:
+    page = await board(browser, monitor.url, BOOTSTRAP)
+    button = page.locator("#sound")
+    await button.click()
+    await expect(button).to_have_text("Sound is on: pause 2 min")
+    await expect(button).to_be_enabled()
+    await expect(button).to_have_attribute("aria-pressed", "true")
+    await button.click()
+    await expect(button).to_have_text(re.compile(r"Sound paused [12]:\d\d: resume"))
+    await expect(button).to_have_attribute("data-state", "paused")
+    await expect(button).to_have_attribute("aria-pressed", "false")
+    await button.click()
+    await expect(button).to_have_text("Sound is on: pause 2 min")
