@@ -237,3 +237,37 @@ signIn().then(async (who) => {
   await refresh();
   setInterval(() => { if (session.phase !== "ended") refresh(); }, 5000);
 });
+
+// The report and exports need the token, which a plain link cannot carry: they are
+// fetched with it. The report opens in a window opened at the click (a window
+// opened after the fetch would be taken for a pop-up), the exports download.
+async function fetchExport(format) {
+  const response = await fetch(`/api/sessions/${sessionId}/report?format=${format}`,
+    { headers: { Authorization: `Bearer ${auth.token()}` } });
+  if (!response.ok) throw new ApiError(response.status, response.statusText);
+  return URL.createObjectURL(await response.blob());
+}
+
+document.getElementById("open-report").addEventListener("click", async () => {
+  const opened = window.open("", "_blank");
+  try {
+    opened.location.href = await fetchExport("html");
+  } catch (error) {
+    opened.close();
+    alert(`No report: ${error.message}`);
+  }
+});
+
+for (const button of document.querySelectorAll("[data-export]")) {
+  button.addEventListener("click", async () => {
+    const format = button.dataset.export;
+    try {
+      const link = document.createElement("a");
+      link.href = await fetchExport(format);
+      link.download = `session-${sessionId}.${format === "fhir" ? "json" : format}`;
+      link.click();
+    } catch (error) {
+      alert(`No ${format.toUpperCase()}: ${error.message}`);
+    }
+  });
+}

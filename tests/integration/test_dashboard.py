@@ -259,3 +259,32 @@ async def test_sound_can_be_paused_and_resumed_and_never_looks_disabled(
     await expect(button).to_have_attribute("aria-pressed", "false")
     await button.click()
     await expect(button).to_have_text("Sound is on: pause 2 min")
+
+
+async def test_the_session_page_opens_its_report_and_downloads_its_exports(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    session_id = await monitor.open_session("chair-3")
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-3/vitals",
+                           reading(0, "mon-3", hr=72, spo2=98), qos=1)
+    async with monitor.api() as http:
+        async def stored() -> bool:
+            got = await http.get(f"/api/sessions/{session_id}/vitals")
+            return len(got.json()["readings"]) == 1
+        await eventually(stored)
+    token = await monitor.token("nurse-ida", "nurse")
+    page = await browser.new_page()
+    await page.goto(f"{monitor.url}/session?id={session_id}&token={token}")
+    async with page.expect_popup() as opening:
+        await page.locator("#open-report").click()
+    report = await opening.value
+    await expect(report.locator("h1")).to_contain_text("Session report: p-chair-3")
+    async with page.expect_download() as downloading:
+        await page.locator('[data-export="csv"]').click()
+    download = await downloading.value
+    assert download.suggested_filename == f"session-{session_id}.csv"
+    saved = await download.path()
+    lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
+    assert lines[0].startswith("ts,seq,device_id,hr,")
+    assert len(lines) == 2
