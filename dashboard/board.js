@@ -170,6 +170,16 @@ function tileFor(b) {
   return tile;
 }
 
+// A bed with a device and no session: a nurse opens one from its tile.
+board.addEventListener("click", async (event) => {
+  const button = event.target.closest(".open-session");
+  if (!button) return;
+  const [site, bed] = button.closest(".tile").dataset.bed.split("/");
+  const patient = prompt(`Open a session at ${bed}: the patient's reference (pseudonymous, no name)`);
+  if (!patient || !patient.trim()) return;
+  await act("/api/sessions", { site, bed, patient_ref: patient.trim() });
+});
+
 async function act(path, body) {
   try {
     await api(path, { method: "POST", body: JSON.stringify(body || {}) });
@@ -245,6 +255,7 @@ function render() {
     const link = tile.querySelector(".session");
     link.textContent = b.session ? sessionLine(b.session, now) : "no session";
     if (b.session) link.href = `/session?id=${b.session.id}`; else link.removeAttribute("href");
+    tile.querySelector(".open-session").hidden = Boolean(b.session) || b.site === "system" || !me || !canAct(me);
     renderVitals(tile, b, now);
     const alarms = [...b.alarms].sort((x, y) => RANK[y.priority] - RANK[x.priority]);
     const top = alarms.find((a) => a.state === "active") || alarms[0];

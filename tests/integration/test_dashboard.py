@@ -288,3 +288,26 @@ async def test_the_session_page_opens_its_report_and_downloads_its_exports(
     lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
     assert lines[0].startswith("ts,seq,device_id,hr,")
     assert len(lines) == 2
+
+
+async def test_a_nurse_opens_a_session_from_a_bed_s_tile(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    nurse, viewer = await monitor.token("nurse-joy", "nurse"), await monitor.token("v", "viewer")
+    page = await board(browser, monitor.url, nurse)
+    watching = await board(browser, monitor.url, viewer)
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-5/vitals",
+                           reading(0, "mon-5", hr=72, spo2=98), qos=1)
+    tile = f'[data-bed="{monitor.site}/chair-5"]'
+    await expect(page.locator(tile + " .session")).to_have_text("no session")
+    await expect(watching.locator(tile + " .session")).to_have_text("no session")
+    await expect(watching.locator(tile + " .open-session")).to_be_hidden()
+
+    async def patient(dialog: Dialog) -> None:
+        await dialog.accept("p-77")
+    page.on("dialog", patient)
+    await page.locator(tile + " .open-session").click()
+    await expect(page.locator(tile + " .session")).to_have_text(re.compile(r"^p-77 · baseline"))
+    await expect(page.locator(tile + " .open-session")).to_be_hidden()
+    await expect(watching.locator(tile + " .session")).to_have_text(re.compile(r"^p-77"))
