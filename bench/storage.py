@@ -18,14 +18,11 @@ from device_sim.device import ChairSpec, SimulatedMonitor
 from device_sim.physiology import BASELINE_S
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.sqlite import SqliteStore
-from monitor.api.messages import session_message
 from monitor.app.ports import Batch, StoredReading
-from monitor.app.reports import Reports
 from monitor.app.session_service import SessionBook
-from monitor.app.what_if import WhatIfWorker
 from monitor.domain.readings import BedRef, parse_reading
 from monitor.domain.sessions import Session
-from monitor.service import influx_store
+from monitor.service import build_reports, influx_store
 from monitor.settings import Settings, read_profiles
 from tests.servers import influxdb
 
@@ -107,8 +104,7 @@ async def report_time(name: str, store: SqliteStore, settings: Settings, session
                       rate: float, bytes_per_hour: float) -> None:
     influx = influx_store(settings)
     vitals = influx or store
-    reports = Reports(store, vitals, SessionBook(store, read_profiles(settings)),
-                      WhatIfWorker(vitals.reading_source()), session_message)
+    reports = build_reports(store, vitals, SessionBook(store, read_profiles(settings)))
     timings = []
     for _ in range(5):
         started = time.perf_counter()

@@ -14,15 +14,12 @@ from typing import Any
 from device_sim.cli import chair_specs
 from monitor.adapters.mqtt import BrokerAddress
 from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
-from monitor.api.messages import session_message
 from monitor.app.auth import ROLES, new_token, token_hash
 from monitor.app.counters import now_ms
 from monitor.app.ports import StoreUnavailableError
-from monitor.app.reports import Reports
 from monitor.app.session_service import SessionBook, UnknownSessionError
-from monitor.app.what_if import WhatIfWorker
 from monitor.demo import run_demo
-from monitor.service import Started, influx_store, record_store, run_monitor
+from monitor.service import Started, build_reports, influx_store, record_store, run_monitor
 from monitor.settings import Settings, SettingsError, load_settings, read_profiles
 
 
@@ -67,8 +64,7 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
     await store.open()
     influx = influx_store(settings)
     vitals = influx or store
-    reports = Reports(store, vitals, SessionBook(store, profiles),
-                      WhatIfWorker(vitals.reading_source()), session_message)
+    reports = build_reports(store, vitals, SessionBook(store, profiles))
     try:
         session = await reports.session(session_id)
         if fmt in ("json", "html"):

@@ -45,7 +45,7 @@ from monitor.app.outbox import OutboxShipper
 from monitor.app.pager import Delivery
 from monitor.app.ports import StoreUnavailableError, VitalsStore
 from monitor.app.reports import Reports
-from monitor.app.session_service import SessionService
+from monitor.app.session_service import SessionBook, SessionService
 from monitor.app.supervision import Work, supervised
 from monitor.app.system_alarms import SYSTEM_BED, SystemAlarms
 from monitor.app.upkeep import heartbeat, prune_forever
@@ -95,6 +95,12 @@ def influx_store(settings: Settings) -> InfluxVitals | None:
     return influx.build(influx.InfluxConfig(
         url=settings.influx_url, database=settings.influx_db, token=settings.influx_token,
         username=settings.influx_username, password=settings.influx_password))
+
+
+def build_reports(store: SqliteStore, vitals: VitalsStore, sessions: SessionBook) -> Reports:
+    """Reports over the stores, in the API's session shape, with a what-if worker of their own."""
+    return Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source()),
+                   session_message)
 
 
 @contextlib.contextmanager
@@ -214,8 +220,7 @@ class Monitor:
             vitals=self.vitals, profiles=profiles, default_profile=settings.thresholds_profile)
         self.actions = AlarmActions(self.open_sessions, self.alarms, self.writer, self.board,
                                     system=self.system, counters=self.counters)
-        self.reports = Reports(store, self.vitals, self.sessions,
-                               WhatIfWorker(self.vitals.reading_source()), session_message)
+        self.reports = build_reports(store, self.vitals, self.sessions)
         self._stack.push_async_callback(self.reports.close)
         self.processor = Processor(
             inbox=self.inbox, writer=self.writer, board=self.board, alarms=self.alarms,

@@ -8,7 +8,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +72,12 @@ class RunningMonitor:
         db = sqlite3.connect(self.settings.data_dir / "monitor.db")
         db.row_factory = sqlite3.Row
         return db
+
+
+def crash_mark(settings: Settings) -> None:
+    """What a monitor killed without shutting down leaves in its database."""
+    with closing(sqlite3.connect(settings.data_dir / "monitor.db")) as db, db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_since', '1700000000000')")
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.integration.conftest import (
     BOOTSTRAP,
     Mosquitto,
     RunningMonitor,
+    crash_mark,
     eventually,
     free_port,
     monitor_running,
@@ -225,8 +225,7 @@ async def test_the_monitor_s_own_tile_shows_its_alarm_and_goes_once_acknowledged
 ) -> None:
     async with monitor_running(monitor_settings, site):
         pass
-    with sqlite3.connect(monitor_settings.data_dir / "monitor.db") as db:  # as if killed
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_since', '1700000000000')")
+    crash_mark(monitor_settings)
     async with monitor_running(monitor_settings, site) as monitor:
         page = await board(browser, monitor.url, BOOTSTRAP)
         tile = page.locator('[data-bed="system/monitor"]')

@@ -6,9 +6,17 @@ import pytest
 
 from monitor.service import Monitor
 from monitor.settings import Settings, SettingsError
-from tests.integration.conftest import monitor_running
+from tests.integration.conftest import RunningMonitor, monitor_running
 
 pytestmark = pytest.mark.integration
+
+
+def records(monitor: RunningMonitor) -> list[tuple[object, ...]]:
+    """The tokens, and the start mark a monitor writes (not its heartbeat, which moves)."""
+    with monitor.db() as db:
+        return [tuple(row) for row in db.execute(
+            "SELECT * FROM tokens UNION ALL SELECT key, value, NULL, NULL, NULL, NULL "
+            "FROM meta WHERE key != 'last_seen_ms' ORDER BY 1")]
 
 
 async def test_a_second_monitor_on_the_same_data_is_refused_and_changes_nothing(
@@ -16,18 +24,12 @@ async def test_a_second_monitor_on_the_same_data_is_refused_and_changes_nothing(
 ) -> None:
     async with monitor_running(monitor_settings, site) as first:
         nurse = await first.token("nurse-kim", "nurse")
-        with first.db() as db:
-            before = [tuple(row) for row in db.execute(
-                "SELECT * FROM tokens UNION ALL SELECT key, value, NULL, NULL, NULL, NULL "
-                "FROM meta WHERE key != 'last_seen_ms' ORDER BY 1")]
+        before = records(first)
         second = monitor_settings.model_copy(update={"mqtt_client_id": f"second-{site}"})
         with pytest.raises(SettingsError, match=r"another monitor \(pid \d+\) is running on"):
             async with Monitor(second, demo=True):
                 pass
-        with first.db() as db:
-            after = [tuple(row) for row in db.execute(
-                "SELECT * FROM tokens UNION ALL SELECT key, value, NULL, NULL, NULL, NULL "
-                "FROM meta WHERE key != 'last_seen_ms' ORDER BY 1")]
+        after = records(first)
         async with first.api(nurse) as http:
             me = await http.get("/api/me")
             alarms = (await http.get("/api/alarms")).json()["alarms"]

@@ -3,9 +3,6 @@ is judged afresh."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-
 import pytest
 
 from monitor.adapters.sqlite import SqliteStore
@@ -13,15 +10,9 @@ from monitor.app.ports import Batch
 from monitor.app.system_alarms import SYSTEM_BED
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.settings import Settings
-from tests.integration.conftest import monitor_running
+from tests.integration.conftest import crash_mark, monitor_running
 
 pytestmark = pytest.mark.integration
-
-
-def crash_mark(settings: Settings) -> None:
-    """What a monitor killed without shutting down leaves behind."""
-    with closing(sqlite3.connect(settings.data_dir / "monitor.db")) as db, db:
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_since', '1700000000000')")
 
 
 async def stale_broker_alarm(settings: Settings) -> None:
