@@ -66,6 +66,7 @@ class BatchWriter:
         self.failing: str | None = None
         """Why commits fail, while they do (nothing is acknowledged meanwhile)."""
         self._recording: set[asyncio.Task[None]] = set()
+        self._failing_now = asyncio.Event()
 
     @property
     def depth(self) -> int:
@@ -88,17 +89,22 @@ class BatchWriter:
         """Queue alarm events to be stored; with ``wait``, until committed (while storing works).
 
         While commits fail, waiting would hold the caller (the alarm clock, a
-        nurse's acknowledgement) until the disk has space: the events are queued
-        in order and stored once it works again.
+        nurse's acknowledgement, start-up) until the disk has space: the wait
+        ends as soon as commits are found failing, also for a caller already
+        waiting, and the events stay queued in order, stored once it works again.
         """
         if not events:
             return
-        if wait and self.failing is None:
-            await self.commit(events)
-            return
-        task = asyncio.get_running_loop().create_task(self.commit(events), name="record-alarms")
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self.commit(events), name="record-alarms")
         self._recording.add(task)
         task.add_done_callback(self._recording.discard)
+        if wait and self.failing is None:
+            failing = loop.create_task(self._failing_now.wait(), name="record-failing")
+            try:
+                await asyncio.wait({task, failing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                failing.cancel()
 
     async def join(self) -> None:
         """Wait until everything submitted is committed and acknowledged."""
@@ -158,5 +164,9 @@ class BatchWriter:
         if (problem is None) == (self.failing is None):
             return
         self.failing = problem
+        if problem is None:
+            self._failing_now.clear()
+        else:
+            self._failing_now.set()
         if self.on_trouble is not None:
             self.on_trouble(problem)

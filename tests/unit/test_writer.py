@@ -1,0 +1,58 @@
+"""Waiting for alarm events to be stored never outlasts the store's working."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from typing import cast
+
+from monitor.app.counters import Counters
+from monitor.app.ports import Batch, RecordStore
+from monitor.app.system_alarms import SYSTEM_BED
+from monitor.app.writer import BatchWriter
+from monitor.domain.alarms import Alarm, AlarmEvent
+
+
+class FullDisk:
+    """A record store whose every commit fails until ``space`` is set (a unit-test stand-in)."""
+
+    def __init__(self) -> None:
+        self.space = False
+        self.stored: list[AlarmEvent] = []
+        self.dead_letters_pruned = 0
+
+    async def write(self, batch: Batch) -> int:
+        if not self.space:
+            raise sqlite3.OperationalError("database or disk is full")
+        self.stored += batch.alarm_events
+        return 0
+
+
+def restarted() -> AlarmEvent:
+    alarm = Alarm(id="a1", bed=SYSTEM_BED, session_id=None, kind="technical",
+                  code="monitor_restarted", vital=None, priority="medium", state="active",
+                  value=None, limit=None, raised_ms=0, updated_ms=0, condition_present=False)
+    return AlarmEvent("raised", alarm)
+
+
+def test_a_caller_waiting_for_a_commit_is_let_go_once_commits_fail_and_nothing_is_lost() -> None:
+    disk = FullDisk()
+    writer = BatchWriter(cast(RecordStore, disk), lambda tokens: None, Counters(),
+                         batch_size=10, queue_size=10)
+
+    async def start_up_on_a_full_disk() -> None:
+        running = asyncio.create_task(writer.run())
+        async with asyncio.timeout(2):  # before: waited for space, however long that took
+            await writer.record([restarted()])
+        assert writer.failing is not None
+        assert disk.stored == []
+        disk.space = True
+        async with asyncio.timeout(5):
+            await writer.join()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    asyncio.run(start_up_on_a_full_disk())
+    assert [event.alarm.code for event in disk.stored] == ["monitor_restarted"]
