@@ -312,21 +312,8 @@ async def _discard(board: websockets.ClientConnection) -> None:
         pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chairs", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000])
-    parser.add_argument("--seconds", type=int, default=30, help="measured, after the warm-up")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--backlog", type=int, default=100_000)
-    parser.add_argument("--soak-chairs", type=int, default=0,
-                        help="chairs for the soak run (0: no soak run)")
-    parser.add_argument("--soak-speed", type=float, default=10.0)
-    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
-                        help="the monitor's MQTT protocol version")
-    parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite",
-                        help="where the monitor keeps readings (influx: a real InfluxDB, "
-                        "started here, through the outbox)")
-    args = parser.parse_args()
+def sweep(args: argparse.Namespace) -> None:
+    """The chair sweep, then the soak run if asked for, on one monitor."""
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory())
         broker = stack.enter_context(mosquitto(Path(directory)))
@@ -365,6 +352,27 @@ def main() -> None:
         finally:
             monitor.terminate()
             monitor.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chairs", type=int, nargs="+", default=[100, 500, 1000, 2000, 5000])
+    parser.add_argument("--seconds", type=int, default=30, help="measured, after the warm-up")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--backlog", type=int, default=100_000)
+    parser.add_argument("--backlog-only", action="store_true",
+                        help="only the backlog run: no chair sweep, no soak run")
+    parser.add_argument("--soak-chairs", type=int, default=0,
+                        help="chairs for the soak run (0: no soak run)")
+    parser.add_argument("--soak-speed", type=float, default=10.0)
+    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
+                        help="the monitor's MQTT protocol version")
+    parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite",
+                        help="where the monitor keeps readings (influx: a real InfluxDB, "
+                        "started here, through the outbox)")
+    args = parser.parse_args()
+    if not args.backlog_only:
+        sweep(args)
     # A broker of its own, so no session of the runs above queues the backlog too.
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         bare = asyncio.run(bare_drain(broker.port, args.backlog))
