@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 PHASE_CHECK_S: Final = 0.5
 DEMO_USER: Final = "demo"
+DEMO_END: Final = "the demo's scripted session is over"
+"""Why the demo ends a session without a fit-to-leave checklist (audited as an override)."""
 
 
 class DemoSessions:
@@ -35,7 +37,8 @@ class DemoSessions:
         """Open a session at the bed, ending the one still open there."""
         current = self._sessions.open_at(BedRef(site, bed))
         if current is not None:
-            await self._sessions.advance(current.id, "ended", DEMO_USER, acknowledge_alarms=True)
+            await self._sessions.advance(current.id, "ended", DEMO_USER, acknowledge_alarms=True,
+                                         override_reason=DEMO_END)
         return (await self._sessions.create(BedRef(site, bed), patient_ref, None, DEMO_USER)).id
 
     async def advance(self, session_id: str, phase: str) -> None:
@@ -44,7 +47,8 @@ class DemoSessions:
         try:
             # The demo's scripted nurse has seen every warning and alarm.
             await self._sessions.advance(session_id, wanted, DEMO_USER,
-                                         acknowledge_warnings=True, acknowledge_alarms=True)
+                                         acknowledge_warnings=True, acknowledge_alarms=True,
+                                         override_reason=DEMO_END if wanted == "ended" else None)
         except PhaseError:
             current = (await self._sessions.get(session_id)).phase
             if PHASES.index(current) < PHASES.index(wanted):

@@ -39,6 +39,7 @@ from monitor.app.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
+from monitor.app.care_service import CareService
 from monitor.app.counters import Counters, now_ms
 from monitor.app.ingest import Processor
 from monitor.app.outbox import OutboxShipper
@@ -52,12 +53,13 @@ from monitor.app.upkeep import heartbeat, prune_forever
 from monitor.app.what_if import WhatIfWorker
 from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import Alarm, AlarmEvent
+from monitor.domain.care import SessionCare
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile
 from monitor.domain.readings import iso_ms
 from monitor.domain.sequence import SequenceTracker
 from monitor.logs import redact_tokens
-from monitor.settings import Settings, SettingsError, read_profiles
+from monitor.settings import Settings, SettingsError, read_profiles, workflow_of
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,7 @@ class Monitor:
         self.sessions = SessionService(
             store, self.open_sessions, self.board, alarms=self.alarms, writer=self.writer,
             vitals=self.vitals, profiles=profiles, default_profile=settings.thresholds_profile)
+        self.care = CareService(self.sessions, store, workflow_of(settings))
         self.actions = AlarmActions(self.open_sessions, self.alarms, self.writer, self.board,
                                     system=self.system, counters=self.counters)
         self.reports = build_reports(store, self.vitals, self.sessions)
@@ -235,6 +238,9 @@ class Monitor:
             engine = BedEngine(session, self.sessions.profile_of(session), now_ms=now)
             alarms = [a for a in stored_alarms if a.session_id == session.id]
             engine.restore(alarms)
+            engine.care = SessionCare.of(
+                session, await self.store.infusion_events(session.id),
+                await self.store.assessments(session.id), await self.store.checklist(session.id))
             self.open_sessions.open(engine)
             self.board.on_session(session)
             for alarm in alarms:
@@ -273,7 +279,7 @@ class Monitor:
         """What the HTTP routes work with."""
         return ApiContext(
             board=self.board, hub=self.hub, store=self.store, sessions=self.sessions,
-            actions=self.actions, counters=self.counters, tokens=self.tokens,
+            care=self.care, actions=self.actions, counters=self.counters, tokens=self.tokens,
             vitals=self.vitals, reports=self.reports,
             dashboard_dir=self.settings.dashboard_dir, ready=self.ready, metrics=self.metrics)
 

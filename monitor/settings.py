@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from monitor.domain.assessments import Workflow
 from monitor.domain.limits import Profile, ProfileError, load_profiles
 
 ENV_PREFIX: Final = "MONITOR_"
@@ -174,6 +175,15 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "config" / "paging.toml",
         description="who is paged for which alarms (TOML); unset: nobody is paged",
     )
+    workflow_sedation_scale: Literal["moaas", "rass"] = Field(
+        default="moaas", description="sedation is scored on MOAA/S (0-5) or RASS (-5..+4)")
+    workflow_dissociation_scale: Literal["cadss6", "dissociation_nrs"] = Field(
+        default="cadss6", description="dissociation is scored on CADSS-6 or a 0-10 rating")
+    workflow_discharge_scale: Literal["aldrete", "padss"] = Field(
+        default="aldrete", description="fit to leave: modified Aldrete or PADSS, 9 or more")
+    workflow_concentration_mg_per_ml: float = Field(
+        default=1.0, gt=0, le=100,
+        description="the infusion bag's drug concentration, for rates in mL/h")
     tick_interval_s: float = Field(
         default=1.0, gt=0, le=5,
         description="how often silence, pauses and reminders are checked",
@@ -243,6 +253,16 @@ def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - field values 
                 shown = "<hidden>" if name in SECRET_FIELDS else repr(problem["input"])
                 lines.append(f"{where} = {shown}: expected {_expected(name)} ({problem['msg']})")
         raise SettingsError("; ".join(lines)) from None
+
+
+def workflow_of(settings: Settings) -> Workflow:
+    """The clinic's scales and infusion bag."""
+    return Workflow(
+        sedation_scale=settings.workflow_sedation_scale,
+        dissociation_scale=settings.workflow_dissociation_scale,
+        discharge_scale=settings.workflow_discharge_scale,
+        concentration_mg_per_ml=settings.workflow_concentration_mg_per_ml,
+    )
 
 
 def read_profiles(settings: Settings) -> dict[str, Profile]:

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from monitor.adapters.sqlite_care import CareQueries
 from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
 from monitor.adapters.sqlite_schema import check_columns, migrate, migrations
 from monitor.app.ports import Batch
@@ -55,7 +56,7 @@ def build(config: SqliteConfig) -> SqliteStore:
                        dead_letters_max_bytes=config.dead_letters_max_bytes)
 
 
-class SqliteStore(RecordQueries):
+class SqliteStore(RecordQueries, CareQueries):
     """The SQLite database under the data directory."""
 
     def __init__(self, path: Path, *, dead_letters_max_rows: int = 10_000,

@@ -11,9 +11,11 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, Final, TypeVar
 
 from monitor.domain.alarms import Alarm
+from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import Priority
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import PHASES, Phase, Session
@@ -56,11 +58,13 @@ def _session_from_row(row: sqlite3.Row) -> Session:
         phase: at for phase, at in json.loads(row["phase_started"]).items() if phase in PHASES
     }
     phase: Phase = row["phase"]
+    plan = json.loads(row["plan"]) if row["plan"] else None
     return Session(
         id=row["id"], bed=BedRef(row["site"], row["bed"]), patient_ref=row["patient_ref"],
         phase=phase, phase_started_ms=started, profile=row["profile"],
         baseline=json.loads(row["baseline"]), warnings=tuple(json.loads(row["warnings"])),
         overrides=json.loads(row["overrides"]),
+        plan=InfusionPlan(**plan) if plan else None,
     )
 
 
@@ -77,9 +81,12 @@ class RecordQueries(ABC):
             session.id, session.bed.site, session.bed.bed, session.patient_ref, session.phase,
             json.dumps(session.phase_started_ms), session.profile, json.dumps(session.baseline),
             json.dumps(session.warnings), json.dumps(session.overrides),
+            json.dumps(asdict(session.plan)) if session.plan else None,
         )
         await self.call(lambda db: db.execute(
-            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            "INSERT OR REPLACE INTO sessions (id, site, bed, patient_ref, phase, phase_started, "
+            "profile, baseline, warnings, overrides, plan) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
         ))
 
     async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:

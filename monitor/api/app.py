@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from monitor.api import (
     admin_routes,
     alarm_routes,
+    care_routes,
     metrics,
     review_routes,
     session_routes,
@@ -31,6 +32,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     protected = [Depends(caller)]
     app.include_router(session_routes.router, dependencies=protected)
+    app.include_router(care_routes.router, dependencies=protected)
     app.include_router(alarm_routes.router, dependencies=protected)
     app.include_router(admin_routes.router, dependencies=protected)
     app.include_router(review_routes.router, dependencies=protected)

@@ -13,6 +13,7 @@ from monitor.api.hub import BoardHub
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.auth import Principal, Role, TokenRegistry
 from monitor.app.board import Board
+from monitor.app.care_service import CareService
 from monitor.app.counters import Counters
 from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.reports import Reports
@@ -27,6 +28,7 @@ class ApiContext:
     hub: BoardHub
     store: RecordStore
     sessions: SessionService
+    care: CareService
     actions: AlarmActions
     counters: Counters
     tokens: TokenRegistry

@@ -42,7 +42,8 @@ def session_message(session: Session, status: Mapping[str, Any] | None = None) -
         "patient_ref": session.patient_ref, "phase": session.phase,
         "phase_started_ms": session.phase_started_ms, "profile": session.profile,
         "baseline": session.baseline, "warnings": list(session.warnings),
-        "overrides": session.overrides, **(status or {}),
+        "overrides": session.overrides, "plan": session.plan.as_dict() if session.plan else None,
+        **(status or {}),
     }
 
 

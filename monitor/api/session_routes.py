@@ -15,9 +15,11 @@ from monitor.api.messages import Message, alarm_message, reading_record, session
 from monitor.app.counters import now_ms
 from monitor.app.session_service import (
     NeedsAcknowledgementError,
+    NeedsChecklistError,
     SessionConflictError,
     UnknownSessionError,
 )
+from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import ProfileError, VitalDoc, VitalName
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import Phase, PhaseError
@@ -37,6 +39,32 @@ class CreateSession(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="pseudonymous reference, never a name"
     )
     profile: str | None = Field(default=None, description="threshold profile; default if unset")
+    weight_kg: float | None = Field(default=None, gt=2, le=400, description="patient's weight")
+    drug: str = Field(default="ketamine", pattern=NAME_PATTERN, description="the drug infused")
+    dose_mg_per_kg: float | None = Field(
+        default=None, gt=0, le=5, description="planned dose (0.5 mg/kg is usual)")
+    duration_min: float | None = Field(
+        default=None, gt=0, le=480, description="planned duration of the infusion (40 min usual)")
+    concentration_mg_per_ml: float | None = Field(
+        default=None, gt=0, le=100, description="the bag's concentration; the clinic's if unset")
+    limits_from_last: bool = Field(
+        default=False,
+        description="start from the threshold overrides of the patient's last session")
+
+    @model_validator(mode="after")
+    def _whole_plan(self) -> CreateSession:
+        given = [self.weight_kg, self.dose_mg_per_kg, self.duration_min]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError("an infusion plan needs weight_kg, dose_mg_per_kg and duration_min "
+                             "together")
+        return self
+
+    def plan(self, concentration_mg_per_ml: float) -> InfusionPlan | None:
+        """The infusion plan given, if any."""
+        if self.weight_kg is None or self.dose_mg_per_kg is None or self.duration_min is None:
+            return None
+        return InfusionPlan(self.weight_kg, self.dose_mg_per_kg, self.duration_min, self.drug,
+                            self.concentration_mg_per_ml or concentration_mg_per_ml)
 
 
 class PhaseChange(BaseModel):
@@ -49,6 +77,9 @@ class PhaseChange(BaseModel):
     acknowledge_alarms: bool = Field(
         default=False,
         description="ending: acknowledge the bed's standing alarms in the caller's name")
+    override_reason: str | None = Field(
+        default=None, min_length=3, max_length=500,
+        description="ending without a signed fit-to-leave checklist: why (admins only; audited)")
 
 
 class ThresholdChange(BaseModel):
@@ -91,8 +122,9 @@ async def create_session(body: CreateSession, context: Context, user: Nurse) -> 
     """Open a session at a bed (in its baseline phase)."""
     try:
         session = await context.sessions.create(
-            BedRef(body.site, body.bed), body.patient_ref, body.profile, user.name
-        )
+            BedRef(body.site, body.bed), body.patient_ref, body.profile, user.name,
+            plan=body.plan(context.care.workflow.concentration_mg_per_ml),
+            limits_from_last=body.limits_from_last)
     except SessionConflictError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except ValueError as error:
@@ -122,14 +154,17 @@ async def get_session(session_id: str, context: Context) -> Message:
 async def change_phase(
     session_id: str, body: PhaseChange, context: Context, user: Nurse
 ) -> Message:
-    """Move a session to its next phase, or end it."""
+    """Move a session to its next phase, or end it (with a signed checklist, or an override)."""
+    if body.override_reason is not None and not user.may("admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "only an admin may end a session without its fit-to-leave checklist")
     try:
         session = await context.sessions.advance(
             session_id, body.phase, user.name, acknowledge_warnings=body.acknowledge_warnings,
-            acknowledge_alarms=body.acknowledge_alarms)
+            acknowledge_alarms=body.acknowledge_alarms, override_reason=body.override_reason)
     except UnknownSessionError:
         raise no_session(session_id) from None
-    except (PhaseError, NeedsAcknowledgementError) as error:
+    except (PhaseError, NeedsAcknowledgementError, NeedsChecklistError) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return session_message(session)
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from monitor.domain.alarms import Alarm, AlarmEvent
+from monitor.domain.assessments import AdverseEvent, Assessment
+from monitor.domain.discharge import DischargeChecklist
+from monitor.domain.infusion import InfusionEvent
 from monitor.domain.readings import DeviceStatus, Reading
 from monitor.domain.sessions import Session
 
@@ -126,6 +129,33 @@ class RecordStore(Protocol):
 
     async def notes(self, session_id: str) -> list[dict[str, Any]]:
         """A session's notes, oldest first."""
+
+    async def add_infusion_event(self, session_id: str, event: InfusionEvent) -> None:
+        """Record what was done to the pump."""
+
+    async def infusion_events(self, session_id: str) -> list[InfusionEvent]:
+        """A session's infusion events, oldest first."""
+
+    async def add_assessment(self, session_id: str, assessment: Assessment) -> None:
+        """Record a score."""
+
+    async def assessments(self, session_id: str) -> list[Assessment]:
+        """A session's scores, oldest first."""
+
+    async def add_adverse_event(self, session_id: str, event: AdverseEvent) -> int:
+        """Record an adverse event; returns its id."""
+
+    async def adverse_events(self, session_id: str) -> list[AdverseEvent]:
+        """A session's adverse events, oldest first."""
+
+    async def save_checklist(self, session_id: str, checklist: DischargeChecklist) -> None:
+        """Keep the signed fit-to-leave checklist."""
+
+    async def checklist(self, session_id: str) -> DischargeChecklist | None:
+        """The session's signed checklist, if any."""
+
+    async def patient_session_ids(self, patient_ref: str) -> list[str]:
+        """Ids of the patient's sessions, oldest first."""
 
     async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
         """Store a token's hash; returns its id."""

@@ -18,7 +18,9 @@ from monitor.app.board import Board
 from monitor.app.counters import now_ms
 from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.writer import BatchWriter
+from monitor.domain.alarms import AlarmEvent
 from monitor.domain.engine import BedEngine
+from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
 from monitor.domain.readings import VITALS, BedRef
 from monitor.domain.sessions import Phase, Session, pre_start_warnings
@@ -30,6 +32,10 @@ class SessionConflictError(ValueError):
 
 class UnknownSessionError(KeyError):
     """No session has that id."""
+
+
+class NeedsChecklistError(ValueError):
+    """Ending a session whose patient had the drug, without a signed fit-to-leave checklist."""
 
 
 class NeedsAcknowledgementError(ValueError):
@@ -105,13 +111,19 @@ class SessionService(SessionBook):
         self._default_profile = default_profile
 
     async def create(
-        self, bed: BedRef, patient_ref: str, profile: str | None, user: str
+        self, bed: BedRef, patient_ref: str, profile: str | None, user: str, *,
+        plan: InfusionPlan | None = None, limits_from_last: bool = False,
     ) -> Session:
         """``user`` opens a session at ``bed``, in its baseline phase.
 
+        ``limits_from_last``: the session starts with the threshold
+        overrides of the patient's last session (a per-patient preset),
+        recorded as overrides with their origin.
+
         Raises:
             SessionConflictError: The bed has an open session already.
-            ValueError: ``profile`` is not a known threshold profile.
+            ValueError: ``profile`` is not a known threshold profile, or the
+                patient has no earlier session to take limits from.
         """
         current = self._open.engine(bed)
         if current is not None:
@@ -123,17 +135,31 @@ class SessionService(SessionBook):
             raise ValueError(
                 f"unknown threshold profile {chosen!r}; known: {sorted(self._profiles)}"
             )
+        preset = await self._last_session_of(patient_ref) if limits_from_last else None
         now = now_ms()
         session = Session(
             id=uuid.uuid4().hex, bed=bed, patient_ref=patient_ref, phase="baseline",
-            phase_started_ms={"baseline": now}, profile=chosen,
+            phase_started_ms={"baseline": now}, profile=chosen, plan=plan,
+            overrides=dict(preset.overrides) if preset else {},
         )
         await self._store.save_session(session)
         await self._store.audit(now, user, "opened", session.id, {
-            "site": bed.site, "bed": bed.bed, "profile": chosen})
+            "site": bed.site, "bed": bed.bed, "profile": chosen,
+            "plan": plan.as_dict() if plan else None})
+        if preset is not None:
+            for vital, rules in preset.overrides.items():
+                await self._store.audit(now, user, "thresholds", session.id, {
+                    "vital": vital, "before": None, "after": rules,
+                    "origin": {"patient_preset": preset.id}})
         self._open.open(BedEngine(session, self.profile_of(session), now_ms=now))
-        self._show(session)
+        self.show(session)
         return session
+
+    async def _last_session_of(self, patient_ref: str) -> Session:
+        ids = await self._store.patient_session_ids(patient_ref)
+        if not ids:
+            raise ValueError(f"patient {patient_ref} has no earlier session to take limits from")
+        return await self.get(ids[-1])
 
     def open_at(self, bed: BedRef) -> Session | None:
         """The bed's open session, if any."""
@@ -143,6 +169,7 @@ class SessionService(SessionBook):
     async def advance(
         self, session_id: str, phase: Phase, user: str, *,
         acknowledge_warnings: bool = False, acknowledge_alarms: bool = False,
+        override_reason: str | None = None,
     ) -> Session:
         """Move a session to ``phase``.
 
@@ -151,18 +178,20 @@ class SessionService(SessionBook):
         BP, resting BP high) must be acknowledged (``acknowledge_warnings``).
         Ending a session whose bed has alarms not yet acknowledged needs
         ``acknowledge_alarms``; every alarm then clears in ``user``'s name.
+        Ending a session whose infusion started needs a signed fit-to-leave
+        checklist, or else ``override_reason`` (the caller checks that
+        ``user`` may override), which the audit log keeps.
 
         Raises:
             UnknownSessionError: No session has that id.
             PhaseError: The phase change is not allowed.
             NeedsAcknowledgementError: Warnings or alarms stand that were not
                 acknowledged; nothing changed.
+            NeedsChecklistError: Ending without a checklist or an override.
         """
         now = now_ms()
         session = (await self.get(session_id)).advance(phase, now)
-        engine = self._open.engine(session.bed)
-        if engine is not None and engine.session.id != session.id:
-            engine = None
+        engine = self.engine_of(session)
         if phase == "infusion":
             readings = await self._vitals.session_readings(session.id)
             baseline = baseline_of({
@@ -175,6 +204,13 @@ class SessionService(SessionBook):
                     "the pre-start check warns: " + "; ".join(session.warnings)
                     + ". Start with acknowledge_warnings true once a clinician has seen it",
                     list(session.warnings))
+        needs_checklist = phase == "ended" and "infusion" in session.phase_started_ms
+        if needs_checklist and not override_reason and await self._store.checklist(
+                session.id) is None:
+            raise NeedsChecklistError(
+                f"session {session.id} has no signed fit-to-leave checklist: sign it (POST "
+                f"/api/sessions/{session.id}/discharge), or an admin ends it with "
+                "override_reason")
         if phase == "ended" and engine is not None and not acknowledge_alarms:
             standing = [f"{a.code}{f' ({a.vital})' if a.vital else ''} {a.priority} {a.state}"
                         for a in engine.alarms.values() if a.state != "acknowledged"]
@@ -187,6 +223,7 @@ class SessionService(SessionBook):
         await self._store.audit(now, user, "phase", session.id, {
             "phase": phase, "baseline": dict(session.baseline), "warnings": session.warnings,
             "warnings_acknowledged": bool(session.warnings) and phase == "infusion",
+            **({"override_reason": override_reason} if override_reason else {}),
         })
         if engine is not None:
             if session.is_open:
@@ -194,9 +231,8 @@ class SessionService(SessionBook):
             else:
                 events = engine.end(now, user)
                 self._open.close(session.bed)
-            self._alarms.publish(events)
-            await self._writer.commit(events)
-        self._show(session)
+            await self.emit(events)
+        self.show(session)
         return session
 
     async def set_thresholds(
@@ -226,11 +262,24 @@ class SessionService(SessionBook):
         })
         engine = self._open.engine(session.bed)
         if engine is not None:
-            events = engine.update_session(session, profile, now)
-            self._alarms.publish(events)
-            await self._writer.commit(events)
-        self._show(session)
+            await self.emit(engine.update_session(session, profile, now))
+        self.show(session)
         return session
 
-    def _show(self, session: Session) -> None:
+    def engine_of(self, session: Session) -> BedEngine | None:
+        """The alarm engine watching ``session``, while it is open."""
+        engine = self._open.engine(session.bed)
+        return engine if engine is not None and engine.session.id == session.id else None
+
+    async def emit(self, events: list[AlarmEvent]) -> None:
+        """Show, page and store alarm events."""
+        self._alarms.publish(events)
+        await self._writer.commit(events)
+
+    def show(self, session: Session) -> None:
+        """Show a changed session on the board."""
         self._board.on_session(session)
+
+    def show_status(self, engine: BedEngine) -> None:
+        """Show what a bed's engine says of its session now (infusion, discharge, pause)."""
+        self._board.on_status(engine.session, engine.board_status(now_ms()))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from monitor.domain.vitals import BY_NAME
 
@@ -104,3 +104,55 @@ class DischargeTracker:
             "remaining_ms": None if self.met_since_ms is None or blockers else remaining,
             "reason": reason,
         }
+
+
+DischargeScale = Literal["aldrete", "padss"]
+FIT_TO_LEAVE_SCORE: Final = 9
+"""Modified Aldrete or PADSS at or above this (out of 10) is fit to leave."""
+DISCHARGE_SCALES: Final[Mapping[DischargeScale, str]] = {
+    "aldrete": "modified Aldrete score",
+    "padss": "PADSS (Post-Anaesthetic Discharge Scoring System)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeChecklist:
+    """The fit-to-leave checklist a named nurse signs.
+
+    Attributes:
+        vitals: What the readiness rule said of the vital signs when signed.
+    """
+
+    at_ms: int
+    user: str
+    scale: DischargeScale
+    score: int
+    escort: bool
+    nausea: bool
+    vitals: str
+
+
+def checklist_problems(
+    scale: DischargeScale, score: int, *, escort: bool, nausea: bool,
+    clinic_scale: DischargeScale, readiness: Mapping[str, Any] | None,
+) -> list[str]:
+    """What stands between the checklist and a patient fit to leave (empty: nothing).
+
+    ``readiness`` is the readiness rule's status of the session (None when
+    it is not in observation).
+    """
+    problems = []
+    if scale != clinic_scale:
+        problems.append(f"this clinic scores discharge with {DISCHARGE_SCALES[clinic_scale]}, "
+                        f"not {DISCHARGE_SCALES[scale]}")
+    elif score < FIT_TO_LEAVE_SCORE:
+        problems.append(f"{DISCHARGE_SCALES[scale]} {score} is below {FIT_TO_LEAVE_SCORE}")
+    if not escort:
+        problems.append("no escort present")
+    if nausea:
+        problems.append("the patient has nausea")
+    if readiness is None:
+        problems.append("the session is not in observation")
+    elif not readiness["ready"]:
+        problems.append(f"vital signs not within the discharge criteria: {readiness['reason']}")
+    return problems

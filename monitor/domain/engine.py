@@ -33,6 +33,8 @@ from monitor.domain.alarms import (
     judge,
     new_alarm_id,
 )
+from monitor.domain.assessments import DEEP_SEDATION, Assessment
+from monitor.domain.care import SessionCare
 from monitor.domain.discharge import DischargeTracker
 from monitor.domain.limits import Priority, Profile, Rule, is_plausible
 from monitor.domain.readings import CONTINUOUS_VITALS, Reading
@@ -48,6 +50,7 @@ TECHNICAL_PRIORITY: Final[Mapping[str, Priority]] = {
     "clock_offset": "low",
     "device_conflict": "medium",
     "data_gap": "medium",
+    "assessment_overdue": "low",
 }
 """Priority of each technical alarm; ``offline`` is high during infusion, else medium."""
 
@@ -88,6 +91,7 @@ class BedEngine(AlarmLedger):
     ) -> None:
         super().__init__(session, profile, new_id)
         self.discharge: DischargeTracker | None = None
+        self.care = SessionCare.of(session)
         self._conditions: dict[str, Condition] = {}
         self._watch = _Watch(started_ms=now_ms)
         self._failed_targets: set[str] = set()
@@ -259,6 +263,25 @@ class BedEngine(AlarmLedger):
         events = self._set_technical("page_failed", None, bool(self._failed_targets), now_ms)
         return [replace(event, detail=detail) for event in events]
 
+    # What the nurse records
+
+    def on_assessment(self, assessment: Assessment, now_ms: int) -> list[AlarmEvent]:
+        """A score taken in.
+
+        Sedation at or below MOAA/S 2 (RASS -3) raises ``deep_sedation``
+        (high); a lighter score ends it. A sedation score completes the
+        assessment round that was due.
+        """
+        self.care.scored(assessment)
+        events = self._set_technical("assessment_overdue", None,
+                                     self._assessment_overdue(now_ms), now_ms)
+        deep = DEEP_SEDATION.get(assessment.scale)
+        if deep is not None:
+            events += self._set("physiological", "deep_sedation", None,
+                                "high" if assessment.deep_sedation else None,
+                                value=assessment.value, limit=deep, now_ms=now_ms)
+        return events
+
     # Time passing
 
     def tick(self, now_ms: int) -> list[AlarmEvent]:
@@ -281,7 +304,17 @@ class BedEngine(AlarmLedger):
             events += self._set_technical("nibp_overdue", None, overdue, now_ms)
         for code, until_ms in self._held_until_ms.items():
             events += self._set_technical(code, None, now_ms < until_ms, now_ms)
+        events += self._set_technical("assessment_overdue", None, self._assessment_overdue(now_ms),
+                                      now_ms)
         return events
+
+    def _assessment_due_ms(self) -> int | None:
+        interval_ms = self.profile.technical.assessment_interval_ms
+        return self.care.assessment_due_ms(self.session, interval_ms)
+
+    def _assessment_overdue(self, now_ms: int) -> bool:
+        due = self._assessment_due_ms()
+        return due is not None and now_ms > due + self.profile.technical.assessment_overdue_ms
 
     def _bp_expected_since(self) -> int | None:
         """Since when a blood pressure is due: the last one, or else the infusion's start."""
@@ -318,6 +351,7 @@ class BedEngine(AlarmLedger):
                 blockers.append("device offline")
             discharge = self.discharge.status(now_ms, blockers)
         return {
+            **self.care.status(now_ms, self._assessment_due_ms(), self._assessment_overdue(now_ms)),
             "discharge": discharge,
             "paused_until_ms": self._pause_until_ms if paused else None,
             "pause_remaining_s": round((self._pause_until_ms - now_ms) / 1000)

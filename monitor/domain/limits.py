@@ -125,6 +125,8 @@ class TechnicalTimings:
     apnea_ms: int = 20_000
     min_observation_ms: int = 30 * 60_000
     discharge_hold_ms: int = 15 * 60_000
+    assessment_interval_ms: int = 15 * 60_000
+    assessment_overdue_ms: int = 5 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,16 @@ class _DischargeDoc(BaseModel):
         default=15, ge=0, le=120, description="how long the criteria must have held")
 
 
+class _AssessmentsDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    interval_min: float = Field(
+        default=15, gt=0, le=120,
+        description="assessments are due this often from the infusion's start to discharge")
+    overdue_after_min: float = Field(
+        default=5, ge=0, le=60,
+        description="an assessment this late raises assessment_overdue (low)")
+
+
 class _ProfileDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     description: str = Field(default="", description="what the profile is for")
@@ -253,6 +265,7 @@ class _ProfileDoc(BaseModel):
     vitals: dict[VitalName, VitalDoc]
     technical: _TechnicalDoc = Field(default_factory=_TechnicalDoc)
     discharge: _DischargeDoc = Field(default_factory=_DischargeDoc)
+    assessments: _AssessmentsDoc = Field(default_factory=_AssessmentsDoc)
 
     @model_validator(mode="after")
     def _usable(self) -> _ProfileDoc:
@@ -332,6 +345,8 @@ def _to_profile(name: str, document: _ProfileDoc) -> Profile:
             apnea_ms=round(document.apnea_s * 1000),
             min_observation_ms=round(document.discharge.min_observation_min * 60_000),
             discharge_hold_ms=round(document.discharge.hold_min * 60_000),
+            assessment_interval_ms=round(document.assessments.interval_min * 60_000),
+            assessment_overdue_ms=round(document.assessments.overdue_after_min * 60_000),
         ),
     )
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from monitor.domain.infusion import InfusionPlan
 from monitor.domain.readings import BedRef
 
 Phase = Literal["baseline", "infusion", "observation", "ended"]
@@ -43,6 +44,7 @@ class Session:
             the infusion starts); relative limits need it.
         warnings: What the pre-start check found (e.g. resting BP high).
         overrides: Per-session rules replacing the profile's, by vital.
+        plan: The infusion ordered (weight, drug, dose, duration), if given.
     """
 
     id: str
@@ -54,6 +56,7 @@ class Session:
     baseline: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    plan: InfusionPlan | None = None
 
     @property
     def is_open(self) -> bool:

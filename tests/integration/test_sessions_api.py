@@ -76,23 +76,32 @@ async def test_session_phases_baseline_overrides_and_audit(
                     if a["session_id"] == sid] == [("hr_high", "high", 90.0)]
         await eventually(hr_alarm)
 
-        standing = await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "ended"})
+        unsigned = await ana.post(f"/api/sessions/{sid}/phase", json={"phase": "ended"})
+        assert unsigned.status_code == 409
+        assert "no signed fit-to-leave checklist" in unsigned.json()["detail"]
+        not_admin = await ana.post(f"/api/sessions/{sid}/phase", json={
+            "phase": "ended", "override_reason": "patient left against advice"})
+        assert not_admin.status_code == 403
+        standing = await http.post(f"/api/sessions/{sid}/phase", json={
+            "phase": "ended", "override_reason": "patient left against advice"})
         assert standing.status_code == 409
         assert "hr_high (hr) high active" in standing.json()["detail"]
-        ended = (await ana.post(f"/api/sessions/{sid}/phase", json={
-            "phase": "ended", "acknowledge_alarms": True})).json()
+        ended = (await http.post(f"/api/sessions/{sid}/phase", json={
+            "phase": "ended", "acknowledge_alarms": True,
+            "override_reason": "patient left against advice"})).json()
         assert ended["phase"] == "ended"
         audit = (await http.get(f"/api/sessions/{sid}/audit")).json()
         open_alarms = (await http.get("/api/alarms", params={"state": "open"})).json()["alarms"]
     changes = [(c["action"], c["user"]) for c in audit["changes"]]
     assert changes == [("opened", "bootstrap-admin"), ("phase", "nurse-ana"),
-                       ("thresholds", "dr-lee"), ("phase", "nurse-ana")]
+                       ("thresholds", "dr-lee"), ("phase", "bootstrap-admin")]
+    assert audit["changes"][3]["detail"]["override_reason"] == "patient left against advice"
     assert audit["changes"][2]["detail"]["after"]["rules"][0]["limit"] == 90
     by_code = {a["code"]: a for a in audit["alarms"]}
     assert sorted(by_code) == ["hr_high", "implausible"]  # HR 0 in the baseline
     alarm = by_code["hr_high"]
     assert [(h["transition"], h["user"], h["detail"]) for h in alarm["history"]] == [
-        ("raised", None, None), ("cleared", "nurse-ana", "session ended")]
+        ("raised", None, None), ("cleared", "bootstrap-admin", "session ended")]
     assert alarm["history"][0]["value"] == 95
     assert not [a for a in open_alarms if a["session_id"] == sid]
 

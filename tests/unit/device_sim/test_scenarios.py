@@ -10,6 +10,7 @@ from device_sim.device import ChairSpec, Cut, Publish, Reconnect, SimulatedMonit
 from device_sim.physiology import SESSION_S
 from device_sim.scenarios import CLOCK_SKEW_S
 from monitor.domain.alarms import AlarmEvent
+from monitor.domain.assessments import Assessment
 from monitor.domain.engine import BedEngine
 from monitor.domain.readings import BedRef, InvalidPayload, parse_reading
 from monitor.domain.sequence import SequenceTracker
@@ -17,6 +18,8 @@ from monitor.domain.sessions import Session
 from tests.unit.domain.engine_harness import default_profile
 
 START = 1_795_000_000.0
+NURSE_ROUND_S = 600
+"""The nurse scores sedation this often (more often than due), as a clinic does."""
 BED = BedRef("s", "b")
 
 
@@ -52,8 +55,11 @@ def simulate(scenario: str, *, senml: bool = False) -> Outcome:
                       baseline={"sbp": round(patient.sbp), "dbp": round(patient.dbp)})
     engine, tracker, outcome = BedEngine(session, profile, now_ms=0), SequenceTracker(), Outcome()
     last_seq = -1
-    for _ in range(SESSION_S - 60):
+    for step in range(SESSION_S - 60):
         now_s = START + device.t_s
+        if step % NURSE_ROUND_S == 0:
+            outcome.events += engine.on_assessment(
+                Assessment(round(now_s * 1000), "nurse", "moaas", 5), round(now_s * 1000))
         for emission in device.step(lambda: now_s):  # noqa: B023 - called within the iteration
             if isinstance(emission, Cut):
                 outcome.cuts += 1

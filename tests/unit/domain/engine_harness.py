@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from monitor.domain.alarms import Alarm, AlarmEvent
+from monitor.domain.assessments import Assessment, Scale
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import Profile, load_profiles
 from monitor.domain.readings import BedRef, Reading
@@ -69,6 +70,12 @@ class Chair:
                           flags or {})
         events = (self.engine.on_reading(reading, ms, late=True) if late
                   else self.engine.on_reading(reading, ms))
+        self.events += events
+        return events
+
+    def assess(self, t_s: float, scale: Scale, value: int) -> list[AlarmEvent]:
+        at_ms = round(t_s * 1000)
+        events = self.engine.on_assessment(Assessment(at_ms, "nurse", scale, value), at_ms)
         self.events += events
         return events
 

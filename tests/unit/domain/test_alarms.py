@@ -9,6 +9,8 @@ from device_sim.physiology import BASELINE_S, NIBP_CYCLE_S, SESSION_S, Body, Pat
 from monitor.domain.limits import ProfileError, load_profiles
 from tests.unit.domain.engine_harness import Chair
 
+NURSE_ROUND_S = 600
+"""The nurse scores sedation this often, within the 15 min the profile asks for."""
 NORMAL_PATIENT = Patient(hr=70, sbp=122, dbp=76, spo2=98, rr=14, etco2=37,
                          sbp_rise=16, dbp_rise=11, hr_rise=9)
 
@@ -19,6 +21,8 @@ def test_a_normal_ketamine_session_raises_no_alarm() -> None:
     for t in range(BASELINE_S, SESSION_S):
         vitals, flags = body.measure(t, rng, nibp=t % NIBP_CYCLE_S == 0)
         chair.feed_all(t, vitals, flags=flags)
+        if t % NURSE_ROUND_S == 0:
+            chair.assess(t, "moaas", 5)
         if t % 5 == 0:
             chair.tick(t)
     assert chair.events == []
