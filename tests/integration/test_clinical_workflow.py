@@ -7,6 +7,8 @@ checklist and end it. Then the patient's series across three sessions.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,6 @@ from tests.integration.conftest import (
     eventually,
     monitor_running,
     publisher,
-    reading,
 )
 
 pytestmark = pytest.mark.integration
@@ -46,13 +47,17 @@ class Chair:
         self.mosquitto, self.topic, self.seq = mosquitto, f"infusion/{site}/{bed}/vitals", 0
 
     async def send(self, count: int = 1, **vitals: float) -> None:
+        """Readings timed now (to the ms), so each falls in the phase it was sent in."""
         async with publisher(self.mosquitto) as mqtt:
             for _ in range(count):
                 self.seq += 1
-                await mqtt.publish(self.topic, reading(self.seq, **{**CALM, **vitals}), qos=1)
+                ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                await mqtt.publish(self.topic, json.dumps({
+                    "v": 1, "device_id": "mon-1", "seq": self.seq, "ts": ts,
+                    "vitals": {**CALM, **vitals}}), qos=1)
 
 
-async def ok(response: httpx.Response, code: int = 200) -> Any:  # noqa: ANN401 - JSON
+async def ok(response: httpx.Response, code: int = 200) -> Any:
     assert response.status_code == code, response.text
     return response.json()
 
@@ -103,6 +108,7 @@ async def test_a_whole_session_from_plan_to_fit_to_leave(
                                          json={"event": "rate", "rate_mg_per_kg_h": 0.5})
             assert no_reason.status_code == 409
             assert "rate needs a reason" in no_reason.json()["detail"]
+            await chair.send(1, sbp=136, hr=84)
             slower = await ok(await nurse.post(f"/api/sessions/{sid}/infusion", json={
                 "event": "rate", "rate_mg_per_kg_h": 0.5, "reason": "SBP rising"}), 201)
             assert slower["status"]["rate_mg_per_kg_h"] == 0.5
@@ -181,7 +187,9 @@ async def test_a_whole_session_from_plan_to_fit_to_leave(
     assert first["alarms"]["high"] >= 1
     assert [e["kind"] for e in first["adverse_events"]] == ["nausea_vomiting"]
     assert first["min_to_fit_to_leave"] is not None
-    assert first["peaks"]["sbp"]["peak"] == 120
+    assert first["peaks"]["sbp"]["peak"] == 136
+    assert first["peaks"]["sbp"]["change"] == 16
+    assert first["peaks"]["hr"]["change"] == 14
 
 
 async def test_a_patients_series_and_limits_carried_from_the_last_session(
@@ -215,3 +223,38 @@ async def test_a_patients_series_and_limits_carried_from_the_last_session(
     assert unknown.status_code == 404
     assert first_ever.status_code == 422
     assert "no earlier session" in first_ever.json()["detail"]
+
+
+async def test_the_care_record_and_its_alarms_survive_a_restart(
+    monitor_settings: Settings, site: str
+) -> None:
+    async with monitor_running(monitor_settings, site) as monitor, monitor.api() as http:
+        sid = (await ok(await http.post("/api/sessions", json={
+            "site": site, "bed": "chair-6", "patient_ref": "pt-6", "weight_kg": 70,
+            "dose_mg_per_kg": 0.5, "duration_min": 40}), 201))["id"]
+        await ok(await http.post(f"/api/sessions/{sid}/infusion", json={
+            "event": "start", "acknowledge_warnings": True}), 201)
+        await ok(await http.post(f"/api/sessions/{sid}/assessments",
+                                 json={"scale": "moaas", "value": 1}), 201)
+        deep = await open_alarm(http, sid, "deep_sedation")
+    async with monitor_running(monitor_settings, site) as monitor, monitor.api() as http:
+        tiles: list[dict[str, Any]] = []
+
+        async def infusing() -> bool:
+            board = (await http.get("/api/board")).json()
+            tiles[:] = [b for b in board["beds"] if b["bed"] == "chair-6"]
+            return bool(tiles) and (tiles[0]["session"].get("infusion") or {}).get(
+                "state") == "running"
+        await eventually(infusing)
+        again = await open_alarm(http, sid, "deep_sedation")
+        paused = await ok(await http.post(f"/api/sessions/{sid}/infusion", json={
+            "event": "pause", "reason": "deep sedation"}), 201)
+        restart = await http.post(f"/api/sessions/{sid}/infusion", json={"event": "start"})
+    [tile] = tiles
+    assert tile["session"]["plan"]["weight_kg"] == 70
+    assert tile["session"]["infusion"]["planned_mg"] == 35.0
+    assert tile["session"]["assessment_due_ms"] > 0
+    assert again["id"] == deep["id"]
+    assert [e["event"] for e in paused["events"]] == ["start", "pause"]
+    assert restart.status_code == 409
+    assert "cannot start an infusion that is paused" in restart.json()["detail"]
