@@ -66,7 +66,12 @@ async def _drive(sessions: SessionService, devices: list[SimulatedMonitor]) -> N
 
 
 async def run_demo(started: Started, specs: list[ChairSpec], speed: float) -> None:
-    """Run the simulated chairs and their sessions until cancelled."""
+    """Run the simulated chairs and their sessions until cancelled, ``speed`` times real time.
+
+    The board then counts in the chairs' simulated time, so that a 40-min
+    infusion reads as 40 min.
+    """
+    started.board.time_scale = speed
     devices = [SimulatedMonitor(spec) for spec in specs]
     async with asyncio.TaskGroup() as group:
         group.create_task(run_devices(started.broker_url, devices, speed=speed), name="demo-chairs")

@@ -74,12 +74,14 @@ class Started:
 
     Attributes:
         demo_tokens: In demo mode, a fresh token per role.
+        board: The live board (the demo sets its time scale).
     """
 
     dashboard_url: str
     broker_url: str
     sessions: SessionService
     demo_tokens: dict[str, str]
+    board: Board
 
 
 def record_store(settings: Settings) -> SqliteStore:
@@ -344,7 +346,7 @@ class Monitor:
                 await asyncio.sleep(0.02)
             port = server.servers[0].sockets[0].getsockname()[1]
             started = Started(f"http://{settings.http_host}:{port}/", self.broker_url,
-                              self.sessions, self.demo_tokens)
+                              self.sessions, self.demo_tokens, self.board)
             extra = on_started(started) if on_started else None
             if asyncio.iscoroutine(extra):
                 endless.append(group.create_task(extra, name="demo"))

@@ -86,6 +86,10 @@ def tile_message(view: BedView) -> Message:
 
 
 def snapshot_message(board: Board, server_ms: int) -> Message:
-    """The whole board, as the first message a new client gets."""
-    return {"type": "snapshot", "server_ms": server_ms,
+    """The whole board, as the first message a new client gets.
+
+    ``time_scale`` is how many simulated seconds pass per second of
+    ``server_ms`` (1 but in the demo at ``--speed``).
+    """
+    return {"type": "snapshot", "server_ms": server_ms, "time_scale": board.time_scale,
             "beds": [tile_message(view) for view in board.views()]}

@@ -33,11 +33,19 @@ class BedView:
 
 
 class Board:
-    """Every bed's current tile, kept up to date from readings, alarms and sessions."""
+    """Every bed's current tile, kept up to date from readings, alarms and sessions.
+
+    Attributes:
+        time_scale: Simulated seconds per second of the monitor's clock: 1 for
+            real patients; the demo's ``--speed``, whose chairs live through a
+            session that many times faster. The screens multiply the durations
+            they show (ages, time since start, discharge countdown) by it.
+    """
 
     def __init__(self, feed: BoardFeed) -> None:
         self._beds: dict[BedRef, BedView] = {}
         self._feed = feed
+        self.time_scale = 1.0
 
     def bed(self, bed: BedRef) -> BedView:
         """The tile of ``bed``, created empty on first sight."""
