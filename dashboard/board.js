@@ -2,10 +2,19 @@
 // its stale limit, or under a technical alarm, is shown as -?-, never as if
 // it were current. Which vitals a tile shows, their units, precision and
 // stale limits come from the monitor's vital-sign registry (/api/vitals).
+//
+// Durations the board shows about a patient (a value's age, time since the
+// infusion started, the discharge countdown, the trend's 15 min) are in the
+// chairs' time: the monitor's clock times the snapshot's time_scale, which is 1
+// but for the demo at --speed. Whether a value is current, and pauses (a
+// nurse's two minutes), stay on the monitor's clock, as its stale, overdue
+// and offline alarms do.
 "use strict";
 
 const TREND_MS = 15 * 60 * 1000;
 const RANK = { high: 3, medium: 2, low: 1 };
+// The trend's scale per trace: the values' own range, at least this wide.
+const TREND_SCALES = { hr: { span: 20, idle: [40, 140], ceiling: Infinity }, spo2: { span: 4, idle: [80, 100], ceiling: 100 } };
 
 let registry = null;       // GET /api/vitals: {vitals, cells, charts}
 let byName = {};           // vital name -> its registry entry
@@ -14,6 +23,7 @@ const beds = new Map();    // "site/bed" -> bed state as in the snapshot
 const trends = new Map();  // "site/bed" -> {t: [], hr: [], spo2: []} (seconds)
 const plots = new Map();   // "site/bed" -> uPlot
 let clockSkewMs = 0;       // server time minus browser time
+let timeScale = 1;         // the chairs' seconds per second of the monitor's clock
 let me = null;
 
 const board = document.getElementById("board");
@@ -40,14 +50,14 @@ function addTrend(k, atMs, vitals) {
   trend.t.push(atMs / 1000);
   trend.hr.push(vitals.hr ?? null);
   trend.spo2.push(vitals.spo2 ?? null);
-  const oldest = (Date.now() + clockSkewMs - TREND_MS) / 1000;
+  const oldest = (Date.now() + clockSkewMs - TREND_MS / timeScale) / 1000;
   while (trend.t.length && trend.t[0] < oldest) {
     trend.t.shift(); trend.hr.shift(); trend.spo2.shift();
   }
 }
 
 async function loadTrend(b) {
-  const since = Date.now() + clockSkewMs - TREND_MS;
+  const since = Date.now() + clockSkewMs - TREND_MS / timeScale;
   const { readings } = await api(`/api/sessions/${b.session.id}/vitals?from=${Math.round(since)}`);
   const k = key(b.site, b.bed);
   trends.set(k, { t: [], hr: [], spo2: [] });
@@ -58,6 +68,7 @@ function apply(message) {
   switch (message.type) {
     case "snapshot":
       clockSkewMs = message.server_ms - Date.now();
+      timeScale = message.time_scale;
       beds.clear();
       for (const b of message.beds) {
         beds.set(key(b.site, b.bed), b);
@@ -107,16 +118,19 @@ function fresh(b, vital, now, maxAge) {
   return now - v.ts_ms <= maxAge ? v : null;
 }
 
+// A span of the monitor's clock as the chairs' minutes.
+function chairMinutes(ms) { return minutes(ms * timeScale); }
+
 function sessionLine(s, now) {
   let text = `${s.patient_ref} · ${s.phase}`;
-  if (s.phase_started_ms.infusion) text += ` · ${minutes(now - s.phase_started_ms.infusion)} since start`;
+  if (s.phase_started_ms.infusion) text += ` · ${chairMinutes(now - s.phase_started_ms.infusion)} since start`;
   if (s.warnings && s.warnings.length) text += ` · ⚠ ${s.warnings.join("; ")}`;
   if (s.paused_until_ms && s.paused_until_ms > now) {
     text += ` · ⏸ alarms paused ${Math.ceil((s.paused_until_ms - now) / 1000)} s (a new high alarm still sounds)`;
   }
   if (s.discharge) {
     text += s.discharge.ready ? " · ✓ discharge ready"
-      : s.discharge.met_since_ms && s.discharge.remaining_ms !== null ? ` · discharge in ${minutes(s.discharge.remaining_ms)}`
+      : s.discharge.met_since_ms && s.discharge.remaining_ms !== null ? ` · discharge in ${chairMinutes(s.discharge.remaining_ms)}`
       : ` · not ready: ${s.discharge.reason}`;
   }
   return text;
@@ -159,15 +173,48 @@ function tileFor(b) {
     } else {
       board.append(tile);
     }
+    const scales = { x: { time: true } };
+    for (const [vital, { idle }] of Object.entries(TREND_SCALES)) {
+      const scale = tile.querySelector(`.scale[data-trend="${vital}"]`);
+      scale.style.color = byName[vital].colour;
+      scale.querySelector(".name").textContent = `${byName[vital].label} ${byName[vital].unit}`;
+      scales[vital] = { range: () => trendRange(trendOf(k)[vital], vital) ?? idle };
+    }
     plots.set(k, new uPlot({
-      width: 260, height: 56, legend: { show: false }, cursor: { show: false },
-      axes: [{ show: false }, { show: false }],
-      scales: { x: { time: true }, hr: { range: [40, 140] }, spo2: { range: [80, 100] } },
+      width: 190, height: 56, legend: { show: false }, cursor: { show: false },
+      axes: [{ show: false }, { show: false }], scales,
       series: [{}, { stroke: byName.hr.colour, scale: "hr", width: 1.5, points: { show: false } },
         { stroke: byName.spo2.colour, scale: "spo2", width: 1.5, points: { show: false } }],
     }, [[], [], []], tile.querySelector(".trend")));
   }
   return tile;
+}
+
+// A trace's scale: its values' own range, widened about the middle to the
+// vital's minimum span (a steady patient's noise is not drawn as a swing) and
+// kept under its ceiling (SpO2 100 %), in whole units; null while it has no values.
+function trendRange(values, vital) {
+  const known = values.filter((v) => v !== null);
+  if (!known.length) return null;
+  const { span, ceiling } = TREND_SCALES[vital];
+  const low = Math.min(...known);
+  const high = Math.max(...known);
+  const widen = Math.max(0, span - (high - low)) / 2;
+  const over = Math.max(0, Math.ceil(high + widen) - ceiling);
+  return [Math.floor(low - widen) - over, Math.ceil(high + widen) - over];
+}
+
+// The top and bottom of each trace's scale beside the trend, in its colour.
+function renderTrend(tile, k) {
+  const trend = trendOf(k);
+  plots.get(k).setData([trend.t, trend.hr, trend.spo2]);
+  for (const vital of Object.keys(TREND_SCALES)) {
+    const range = trendRange(trend[vital], vital);
+    const scale = tile.querySelector(`.scale[data-trend="${vital}"]`);
+    scale.classList.toggle("empty", !range);
+    scale.querySelector(".max").textContent = range ? range[1] : "";
+    scale.querySelector(".min").textContent = range ? range[0] : "";
+  }
 }
 
 // A bed with a device and no session: a nurse opens one from its tile.
@@ -193,9 +240,13 @@ function alarmItem(a) {
   li.dataset.priority = a.priority;
   li.dataset.alarmId = a.id;
   li.dataset.state = a.state;
+  const priority = document.createElement("span");
+  priority.className = "priority";
+  priority.textContent = priorityText(a);
   const label = document.createElement("span");
-  label.textContent = `${alarmText(a)} · ${alarmState(a)}`;
-  li.append(label);
+  label.className = "alarm-text";
+  label.textContent = `${alarmText(a, byName)} · ${alarmState(a)}`;
+  li.append(priority, label);
   if (me && canAct(me) && a.state !== "acknowledged") {
     const ack = document.createElement("button");
     ack.className = "ack";
@@ -227,7 +278,7 @@ function renderVitals(tile, b, now) {
       if (!vitals.some((v) => v.continuous)) {
         const age = document.createElement("span");
         age.className = "age";
-        age.textContent = ` ${minutes(now - Math.min(...values.map((x) => x.ts_ms)))} ago`;
+        age.textContent = ` ${chairMinutes(now - Math.min(...values.map((x) => x.ts_ms)))} ago`;
         element.append(age);
       }
     } else {
@@ -267,8 +318,7 @@ function render() {
     for (const a of alarms) {
       if (a.state === "active" && (!loudest || RANK[a.priority] > RANK[loudest])) loudest = a.priority;
     }
-    const trend = trendOf(k);
-    plots.get(k).setData([trend.t, trend.hr, trend.spo2]);
+    renderTrend(tile, k);
   }
   if (loudest) sound.play(loudest);
 }

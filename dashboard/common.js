@@ -24,9 +24,21 @@ const auth = {
 
 class ApiError extends Error {
   constructor(status, detail) {
-    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    super(readable(detail));
     this.status = status;
   }
+}
+
+// A refusal as words: FastAPI's 422 detail is a list of {loc, msg}, one
+// "where: what" per problem, without pydantic's "Value error, ".
+function readable(detail) {
+  if (typeof detail === "string") return detail;
+  if (!Array.isArray(detail)) return JSON.stringify(detail);
+  return detail.map((problem) => {
+    const where = (problem.loc || []).filter((part) => part !== "body").join(".");
+    const what = String(problem.msg).replace(/^Value error, /, "");
+    return where ? `${where}: ${what}` : what;
+  }).join("; ");
 }
 
 async function api(path, options = {}) {
@@ -95,11 +107,26 @@ function showUser(me) {
 }
 
 const ALARM_WORDS = { high: "HIGH", medium: "MEDIUM", low: "LOW" };
+const ALARM_SHAPES = { high: "▲▲▲", medium: "▲▲", low: "▲" };
 
-function alarmText(a) {
-  const detail = a.kind === "technical" ? (a.vital ? ` ${a.vital}` : "")
-    : ` ${a.value ?? ""} (limit ${a.limit ?? "-"})`;
-  return `${a.code.replaceAll("_", " ")}${detail}`;
+// The priority as a label of its own, shape and word (colour-blind safe).
+function priorityText(a) { return `${ALARM_SHAPES[a.priority]} ${ALARM_WORDS[a.priority]}`; }
+
+// What an alarm is about, never to be read as its priority: a limit alarm as
+// value against limit in the vital's unit ("DBP 101 ≥ 100 mmHg"). The value is
+// the worst since onset, which is surely past the limit; the current one follows
+// when it differs. `vitals` is the registry by vital name.
+function alarmText(a, vitals) {
+  const vital = a.vital ? vitals[a.vital] : null;
+  const sign = a.code.endsWith("_high") ? "≥" : a.code.endsWith("_low") ? "≤" : null;
+  const words = a.code.replaceAll("_", " ");
+  if (a.kind === "technical") return vital ? `${words}: ${vital.label}` : words;
+  const shown = a.worst_value ?? a.onset_value ?? a.value;
+  if (!vital || shown === null || shown === undefined) return words;
+  const number = (x) => Number(x).toFixed(vital.precision);
+  const now = a.value !== null && a.value !== undefined && a.value !== shown ? ` (now ${number(a.value)})` : "";
+  if (!sign || a.limit === null || a.limit === undefined) return `${words}: ${vital.label} ${number(shown)} ${vital.unit}${now}`;
+  return `${vital.label} ${number(shown)} ${sign} ${number(a.limit)} ${vital.unit}${now}`;
 }
 
 function alarmState(a) {

@@ -1,8 +1,8 @@
 // One session: charts (spot values such as BP as points with their limits
 // dashed, phases marked), alarms with their audit trail, notes, phase
-// controls and threshold overrides. An ended session is shown read-only, for
-// review. The charts and their vitals come from the vital-sign registry
-// (/api/vitals).
+// controls and threshold overrides. An ended session is shown for review:
+// no phase controls or overrides, but late entries may still be charted.
+// The charts and their vitals come from the vital-sign registry (/api/vitals).
 "use strict";
 
 const sessionId = new URL(location.href).searchParams.get("id");
@@ -12,7 +12,11 @@ let me = null;
 let session = null;
 let registry = null;  // GET /api/vitals: {vitals, cells, charts}
 let byName = {};      // vital name -> its registry entry
+let limitsInForce = [];  // GET /api/sessions/{id}/limits, as last fetched
 const charts = {};
+const CONDITIONS = [[">", "> above"], [">=", "≥ at or above"], ["<", "< below"], ["<=", "≤ at or below"]];
+const PRIORITIES = [["high", "high"], ["medium", "medium"], ["low", "low"]];
+const RULE_FIELDS = { when: "condition", limit: "limit", baseline_pct: "% of baseline", priority: "priority", delay_s: "delay" };
 
 function phaseMarks(u) {
   // Draws a labelled vertical line where each phase began.
@@ -159,7 +163,7 @@ function renderAlarms(audit) {
         + `${h.user ? ` by ${h.user}` : ""}${h.detail ? ` (${h.detail})` : ""}`;
       history.append(li);
     }
-    const cells = [clock(a.raised_ms), alarmText(a), a.priority, alarmState(a)].map((text) => {
+    const cells = [clock(a.raised_ms), alarmText(a, byName), priorityText(a), alarmState(a)].map((text) => {
       const td = document.createElement("td"); td.textContent = text; return td;
     });
     const last = document.createElement("td");
@@ -182,42 +186,147 @@ function renderLimits(limits) {
   document.getElementById("override-form").hidden = !canAct(me) || session.phase === "ended";
 }
 
+function choice(name, options, value) {
+  const element = document.createElement("select");
+  element.name = name;
+  element.replaceChildren(...options.map(([key, text]) => {
+    const option = document.createElement("option");
+    option.value = key;
+    option.textContent = text;
+    return option;
+  }));
+  element.value = value;
+  return element;
+}
+
+function number(name, value, attributes) {
+  const element = document.createElement("input");
+  Object.assign(element, { type: "number", name, step: "any", required: true, ...attributes });
+  element.value = value ?? "";
+  return element;
+}
+
+// One rule of the override: condition, limit (absolute, or % of baseline),
+// priority and condition delay.
+function ruleRow(vital, rule) {
+  const tr = document.createElement("tr");
+  tr.className = "rule";
+  const relative = rule.baseline_pct !== null && rule.baseline_pct !== undefined;
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "Remove";
+  remove.onclick = () => tr.remove();
+  const fields = [
+    choice("when", CONDITIONS, rule.when),
+    number("value", relative ? rule.baseline_pct : rule.limit),
+    choice("kind", [["limit", vital.unit], ["baseline_pct", "% of baseline"]], relative ? "baseline_pct" : "limit"),
+    choice("priority", PRIORITIES, rule.priority),
+    number("delay_s", rule.delay_s, { min: 0 }),
+    remove,
+  ];
+  tr.append(...fields.map((field) => {
+    const td = document.createElement("td");
+    td.append(field);
+    return td;
+  }));
+  return tr;
+}
+
+// The override form starts from the vital's rules in force.
+function showOverride() {
+  const form = document.getElementById("override-form");
+  const vital = byName[form.vital.value];
+  const rules = limitsInForce.filter((l) => l.vital === vital.name && l.code.startsWith(`${vital.name}_`));
+  form.hysteresis.value = rules.length ? rules[0].hysteresis : 0;
+  form.querySelector(".override-vital .unit").textContent = vital.unit;
+  document.getElementById("override-rules").replaceChildren(...rules.map((rule) => ruleRow(vital, rule)));
+  document.getElementById("override-error").textContent = "";
+}
+
+// The server's refusal in the form's own words: "rules.rules.0.limit: ..." is
+// "Rule 1, limit: ...", one sentence per problem.
+function overrideProblem(message) {
+  return message.split("; ").map((part) => {
+    const text = part
+      .replace(/(?:rules\.)?rules\.(\d+)\.(\w+)/g, (_, n, field) => `rule ${Number(n) + 1}, ${RULE_FIELDS[field] ?? field}`)
+      .replace(/(?:rules\.)?rules\.(\d+)\b/g, (_, n) => `rule ${Number(n) + 1}`)
+      .replace(/^rules\.rules\b/, "the rules")
+      .replace(/^rules\.delay_s\b/, "delay")
+      .replace(/^rules\.hysteresis\b/, "hysteresis");
+    return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
+  }).join(" ");
+}
+
 async function refresh() {
   session = await api(`/api/sessions/${sessionId}`);
   const [{ readings }, { limits }, audit, { notes }] = await Promise.all([
     api(`/api/sessions/${sessionId}/vitals`), api(`/api/sessions/${sessionId}/limits`),
     api(`/api/sessions/${sessionId}/audit`), api(`/api/sessions/${sessionId}/notes`)]);
+  limitsInForce = limits;
   renderFacts();
   drawCharts(readings, limits);
   renderAlarms(audit);
   renderLimits(limits);
+  renderNotes(notes);
+}
+
+// A note written after the session ended is a late entry, and says so.
+function renderNotes(notes) {
+  const ended = session.phase_started_ms.ended;
   document.getElementById("notes").replaceChildren(...notes.map((n) => {
     const li = document.createElement("li");
-    li.textContent = `${new Date(n.at_ms).toLocaleString()} ${n.user}: ${n.text}`;
+    li.append(`${new Date(n.at_ms).toLocaleString()} `);
+    if (ended !== undefined && n.at_ms > ended) {
+      const late = document.createElement("span");
+      late.className = "late";
+      late.textContent = "late entry";
+      li.append(late, " ");
+    }
+    li.append(`${n.user}: ${n.text}`);
     return li;
   }));
-  document.getElementById("note-form").hidden = !canAct(me);
+  const form = document.getElementById("note-form");
+  form.hidden = !canAct(me);
+  form.querySelector("button").textContent = ended !== undefined ? "Add late entry" : "Add note";
 }
 
 document.getElementById("note-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = event.target.querySelector("textarea");
-  await api(`/api/sessions/${sessionId}/notes`, { method: "POST", body: JSON.stringify({ text: text.value }) });
-  text.value = "";
-  await refresh();
+  const error = document.getElementById("note-error");
+  try {
+    await api(`/api/sessions/${sessionId}/notes`, { method: "POST", body: JSON.stringify({ text: text.value }) });
+    text.value = "";
+    error.textContent = "";
+    await refresh();
+  } catch (problem) {
+    error.textContent = problem.message;
+  }
+});
+
+document.getElementById("add-rule").addEventListener("click", () => {
+  const vital = byName[document.getElementById("override-form").vital.value];
+  document.getElementById("override-rules").append(
+    ruleRow(vital, { when: ">", limit: null, priority: "medium", delay_s: 0 }));
 });
 
 document.getElementById("override-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
   const error = document.getElementById("override-error");
+  const rules = [...form.querySelectorAll("#override-rules .rule")].map((row) => {
+    const field = (name) => row.querySelector(`[name="${name}"]`).value;
+    return { when: field("when"), [field("kind")]: Number(field("value")), priority: field("priority"),
+      delay_s: Number(field("delay_s")) };
+  });
+  const change = { vital: form.vital.value, rules: {
+    delay_s: rules.length ? rules[0].delay_s : 0, hysteresis: Number(form.hysteresis.value), rules } };
   try {
-    const rules = JSON.parse(form.rules.value);
-    await api(`/api/sessions/${sessionId}/thresholds`, { method: "POST", body: JSON.stringify({ vital: form.vital.value, rules }) });
-    error.textContent = "";
+    await api(`/api/sessions/${sessionId}/thresholds`, { method: "POST", body: JSON.stringify(change) });
     await refresh();
+    showOverride();
   } catch (problem) {
-    error.textContent = problem.message;
+    error.textContent = overrideProblem(problem.message);
   }
 });
 
@@ -226,15 +335,18 @@ signIn().then(async (who) => {
   showUser(me);
   registry = await api("/api/vitals");
   byName = Object.fromEntries(registry.vitals.map((v) => [v.name, v]));
-  document.getElementById("override-form").vital.replaceChildren(...registry.vitals.map((v) => {
+  const vitalChoice = document.getElementById("override-form").vital;
+  vitalChoice.replaceChildren(...registry.vitals.map((v) => {
     const option = document.createElement("option");
     option.value = v.name;
     option.textContent = `${v.name} (${v.label}, ${v.unit})`;
     return option;
   }));
+  vitalChoice.addEventListener("change", showOverride);
   document.getElementById("page").hidden = false;
   addChartCards();
   await refresh();
+  showOverride();
   setInterval(() => { if (session.phase !== "ended") refresh(); }, 5000);
 });
 

@@ -33,8 +33,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium under Playwright, without its background traffic (updates, sync)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -44,6 +45,12 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
 
 
 async def board(browser: Browser, url: str, token: str) -> Page:
@@ -122,7 +129,8 @@ async def test_a_viewer_sees_alarms_but_no_buttons(
     viewer = await board(browser, monitor.url, await monitor.token("screen-1", "viewer"))
     nurse = await board(browser, monitor.url, await monitor.token("nurse-cy", "nurse"))
     items = f'[data-bed="{monitor.site}/chair-8"] .alarms li'
-    await expect(viewer.locator(items)).to_contain_text("spo2 low")
+    await expect(viewer.locator(items + " .alarm-text")).to_have_text("SpO₂ 84 ≤ 85 % · ACTIVE")
+    await expect(viewer.locator(items + " .priority")).to_have_text("▲▲▲ HIGH")
     await expect(nurse.locator(items + " button.ack")).to_have_count(1)
     await expect(viewer.locator(items + " button")).to_have_count(0)
 
