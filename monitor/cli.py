@@ -13,7 +13,8 @@ from typing import Any
 
 from device_sim.cli import chair_specs
 from monitor.adapters.mqtt import BrokerAddress
-from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.api.exports import to_csv, to_html, to_jsonl
+from monitor.api.fhir import to_fhir
 from monitor.app.auth import ROLES, new_token, token_hash
 from monitor.app.counters import now_ms
 from monitor.app.ports import StoreUnavailableError
@@ -77,7 +78,8 @@ async def session_report(settings: Settings, session_id: str, fmt: str) -> str:
             return to_csv(readings)
         if fmt == "jsonl":
             return to_jsonl(readings)
-        return json.dumps(to_fhir(session, readings), indent=1) + "\n"
+        care = await reports.care(session)
+        return json.dumps(to_fhir(session, readings, care), indent=1) + "\n"
     finally:
         await reports.close()
         if influx is not None:

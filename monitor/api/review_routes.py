@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -11,7 +12,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import Context
-from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.api.exports import care_csv, to_csv, to_html, to_jsonl
+from monitor.api.fhir import to_fhir
 from monitor.api.session_routes import no_session
 from monitor.app.session_service import UnknownSessionError
 from monitor.app.what_if import WhatIfBusyError
@@ -20,29 +22,49 @@ from monitor.domain.limits import VitalDoc, VitalName
 router = APIRouter(tags=["review"])
 
 Format = Literal["json", "csv", "jsonl", "fhir", "html"]
+Records = Literal["readings", "care", "all"]
 
 
 @router.get("/api/sessions/{session_id}/report", response_model=None)
 async def report(
-    session_id: str, context: Context, format: Format = "json"
+    session_id: str, context: Context, format: Format = "json", records: Records = "readings",
 ) -> dict[str, Any] | Response:
-    """The session report (json, html) or its readings exported (csv, jsonl, fhir)."""
+    """The session report (json, html), or the session exported (csv, jsonl, fhir).
+
+    ``records`` picks what csv and jsonl export: the ``readings`` (as
+    ``device-sim --replay`` plays them back), the clinical workflow's
+    ``care`` records, or (jsonl only) ``all`` of them, each line with its
+    ``record`` kind. json, html and fhir always hold everything.
+    """
     try:
         session = await context.sessions.get(session_id)
     except UnknownSessionError:
         raise no_session(session_id) from None
+    if records != "readings" and format not in ("csv", "jsonl"):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"records applies to csv and jsonl; {format} holds everything")
+    if records == "all" and format == "csv":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "a CSV holds readings or care records, not both: "
+                            "ask for records=readings or records=care, or format=jsonl")
     if format == "json":
         return await context.reports.report(session_id)
-    readings = await context.reports.readings(session)
+    readings = [] if records == "care" else await context.reports.readings(session)
     name = f"session-{session.patient_ref}-{session_id[:8]}"
     if format == "html":
-        return HTMLResponse(to_html(await context.reports.report(session_id), readings))
+        page = await context.reports.report(session_id)
+        return HTMLResponse(await asyncio.to_thread(to_html, page, readings))
+    care = await context.reports.care(session)
     if format == "csv":
-        body, media = to_csv(readings), "text/csv"
+        body = care_csv(care) if records == "care" else to_csv(readings)
+        media = "text/csv"
+        name += "-care" if records == "care" else ""
     elif format == "jsonl":
-        body, media = to_jsonl(readings), "application/x-ndjson"
+        body = to_jsonl(readings, None if records == "readings" else care)
+        media = "application/x-ndjson"
+        name += "" if records == "readings" else f"-{records}"
     else:
-        body, media = json.dumps(to_fhir(session, readings)), "application/fhir+json"
+        body, media = json.dumps(to_fhir(session, readings, care)), "application/fhir+json"
     return PlainTextResponse(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}.{format.replace("fhir", "json")}"'})
 

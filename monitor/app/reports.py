@@ -1,8 +1,10 @@
 """Session reports and threshold what-ifs: gathers what the review needs, then numpy.
 
-A report is built from the stored readings, alarms with their histories, and
-notes. Once a session's readings age out (retention), the report kept at that
-moment is what remains.
+A report is built from the stored readings, alarms with their histories,
+notes, and the clinical workflow's record (the infusion, scores, adverse
+events and fit to leave). Once a session's readings age out (retention), the
+report kept at that moment is what remains; the workflow's record does not
+age out, so it is always read afresh.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from monitor.app.counters import now_ms
 from monitor.app.ports import RecordStore, VitalsStore
 from monitor.app.session_service import SessionBook
 from monitor.app.what_if import WhatIfWorker
-from monitor.domain.limits import Profile
+from monitor.domain.infusion import InfusionEvent, InfusionRecord
+from monitor.domain.limits import Profile, Rule
 from monitor.domain.readings import Reading
 from monitor.domain.replay import discharge_ready_ms
 from monitor.domain.review import Series, minutes_outside, peak, series_of, statistics
@@ -61,7 +64,9 @@ class Reports:
         """
         session = await self._sessions.get(session_id)
         kept = await self._store.saved_report(session_id)
-        return kept if kept is not None else await self.build(session)
+        if kept is None:
+            return await self.build(session)
+        return {**kept, **await self.care(session)}
 
     async def build(self, session: Session) -> dict[str, Any]:
         """A fresh report from what is stored now."""
@@ -79,25 +84,65 @@ class Reports:
             "vitals": {vital: statistics(s) for vital, s in data.items()},
             "baseline": dict(session.baseline),
             "peaks": _peaks(data, session.baseline, infusion_ms),
+            "limits": [row for row, _ in self._limits(session)],
             "outside_limits": self._outside(session, data),
             "alarms": alarms,
             "discharge": _discharge(session, ready),
             "notes": await self._store.notes(session.id),
+            **await self.care(session),
         }
 
-    def _outside(self, session: Session, data: Mapping[str, Series]) -> list[dict[str, Any]]:
-        profile = self._sessions.profile_of(session)
+    async def care(self, session: Session) -> dict[str, Any]:
+        """What the nurse recorded: the infusion, scores, adverse events and fit to leave.
+
+        ``fit_to_leave`` holds the signed checklist, or the admin override
+        that ended the session without one (from the audit log).
+        """
+        events = await self._store.infusion_events(session.id)
+        checklist = await self._store.checklist(session.id)
+        overrides = [{"at_ms": entry["at_ms"], "user": entry["user"],
+                      "reason": entry["detail"]["override_reason"]}
+                     for entry in await self._store.audit_log(session.id)
+                     if entry["action"] == "phase" and "override_reason" in entry["detail"]]
+        return {
+            "infusion": _infusion(session, events),
+            "assessments": [{"at_ms": a.at_ms, "scale": a.scale, "value": a.value, "user": a.user}
+                            for a in await self._store.assessments(session.id)],
+            "adverse_events": [
+                {"at_ms": e.at_ms, "kind": e.kind, "severity": e.severity,
+                 "intervention": dict(e.intervention), "outcome": e.outcome, "note": e.note,
+                 "user": e.user}
+                for e in await self._store.adverse_events(session.id)],
+            "fit_to_leave": {
+                "checklist": None if checklist is None else {
+                    "at_ms": checklist.at_ms, "user": checklist.user, "scale": checklist.scale,
+                    "score": checklist.score, "escort": checklist.escort,
+                    "nausea": checklist.nausea, "vitals": checklist.vitals},
+                "override": overrides[-1] if overrides else None,
+            },
+        }
+
+    def _limits(self, session: Session) -> list[tuple[dict[str, Any], Rule]]:
+        """The limits in force (profile, overrides and baseline applied), with their rules.
+
+        A limit relative to the baseline holds from the infusion's start,
+        when the baseline is fixed.
+        """
         rows = []
-        for vital, conditions in profile.by_vital.items():
+        for vital, conditions in self._sessions.profile_of(session).by_vital.items():
             for code, rules in conditions.items():
                 for rule in rules:
                     limit = rule.limit_for(session.baseline)
-                    if limit is None or vital not in data:
-                        continue
-                    rows.append({"code": code, "vital": vital, "when": rule.when, "limit": limit,
-                                 "priority": rule.priority,
-                                 "minutes": minutes_outside(data[vital], rule, limit)})
+                    if limit is not None:
+                        rows.append(({"code": code, "vital": vital, "when": rule.when,
+                                      "limit": limit, "priority": rule.priority,
+                                      "relative": rule.limit is None}, rule))
         return rows
+
+    def _outside(self, session: Session, data: Mapping[str, Series]) -> list[dict[str, Any]]:
+        return [{**{k: row[k] for k in ("code", "vital", "when", "limit", "priority")},
+                 "minutes": minutes_outside(data[row["vital"]], rule, row["limit"])}
+                for row, rule in self._limits(session) if row["vital"] in data]
 
     async def _alarms(self, session: Session) -> list[dict[str, Any]]:
         timeline = []
@@ -175,6 +220,27 @@ def _peaks(data: Mapping[str, Series], baseline: Mapping[str, float],
             "change_from_baseline": None if base is None else round(found["value"] - base, 1),
         }
     return peaks
+
+
+def _infusion(session: Session, events: Sequence[InfusionEvent]) -> dict[str, Any] | None:
+    """The plan, each event with its rate in mL/h too, and the dose given."""
+    if session.plan is None:
+        return None
+    record = InfusionRecord(session.plan, tuple(events))
+    until = record.stopped_ms or session.phase_started_ms.get("ended") or now_ms()
+    return {
+        "plan": session.plan.as_dict(),
+        "state": record.state,
+        "started_ms": record.started_ms,
+        "stopped_ms": record.stopped_ms,
+        "given_mg": round(record.given_mg(until), 1),
+        "events": [
+            {"at_ms": e.at_ms, "event": e.event, "rate_mg_per_kg_h": e.rate_mg_per_kg_h,
+             "rate_ml_per_h": None if e.rate_mg_per_kg_h is None
+             else round(session.plan.ml_per_h(e.rate_mg_per_kg_h), 1),
+             "user": e.user, "reason": e.reason}
+            for e in record.events],
+    }
 
 
 def _discharge(session: Session, ready: int | None) -> dict[str, Any]:

@@ -172,7 +172,7 @@ async def test_exports_fhir_validates_and_csv_has_its_columns(
     assert sum(1 for row in rows[1:] if row[-1]) == 6
     assert len(rows) == 302
     assert table.headers["content-type"].startswith("text/csv")
-    assert page.text.count("<svg") == 4
+    assert page.text.count("<svg") == 6
     assert "<figcaption>Body temperature</figcaption>" in page.text
     assert "Time outside limits" in page.text
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from monitor.api.exports import to_csv, to_fhir, to_html, to_jsonl
+from monitor.api.exports import to_csv, to_html, to_jsonl
+from monitor.api.fhir import to_fhir
 from monitor.app.reports import PEAK_HIGH, _peaks
 from monitor.domain.readings import BedRef, Reading
 from monitor.domain.review import series_of, statistics
@@ -29,6 +30,8 @@ READINGS = [
         (3, "2026-11-21T14:02:00.000Z", {"hr": 73.0}),
     ]
 ]
+NO_CARE: dict[str, Any] = {"infusion": None, "assessments": [], "adverse_events": [],
+                           "fit_to_leave": {"checklist": None, "override": None}}
 
 
 def test_csv_has_a_temp_column_and_jsonl_keeps_it() -> None:
@@ -39,7 +42,7 @@ def test_csv_has_a_temp_column_and_jsonl_keeps_it() -> None:
 
 
 def test_fhir_has_a_body_temperature_observation_in_celsius_that_validates() -> None:
-    document = to_fhir(SESSION, READINGS)
+    document = to_fhir(SESSION, READINGS, NO_CARE)
     Bundle.model_validate(document)
     temps = [e["resource"] for e in document["entry"]
              if e["resource"]["code"]["coding"][0]["code"] == "8310-5"]
@@ -69,7 +72,7 @@ def test_the_report_gives_temp_statistics_a_peak_and_a_chart() -> None:
     assert "<td>temp</td><td>2</td><td>36.9</td><td>38.4</td>" in page
     assert "<td>temp</td><td>36.8</td><td>38.4</td><td>1.6</td>" in page
     assert "<figcaption>Body temperature</figcaption>" in page
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 6  # HR, SpO2, RR, EtCO2, blood pressure, temperature
 
 
 def test_the_report_names_an_alarm_by_its_onset_and_worst_values_and_who_was_paged() -> None:

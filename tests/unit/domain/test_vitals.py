@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.api.exports import CSV_COLUMNS, LOINC, _report_charts
+from monitor.api.exports import CSV_COLUMNS
+from monitor.api.fhir import LOINC
+from monitor.api.report_charts import panels
 from monitor.domain import vitals as registry
 from monitor.domain.discharge import NAMES as DISCHARGE_NAMES
 from monitor.domain.limits import PLAUSIBLE, ProfileError, load_profiles
@@ -72,13 +74,16 @@ def test_cells_and_charts_group_the_vitals_in_registry_order() -> None:
     assert [v.name for v in dict(charts())[registry.BP_CHART]] == ["sbp", "dbp"]
 
 
-def test_the_report_draws_a_chart_per_value_range() -> None:
-    drawn = [([v.name for v in vitals], title, y_range, points)
-             for vitals, title, y_range, points in _report_charts()]
-    assert drawn[:3] == [
-        (["hr", "rr", "etco2"], "HR, RR, EtCO₂", (0, 160), False),
-        (["spo2"], "SpO₂ %", (70, 100), False),
-        (["sbp", "dbp"], "Blood pressure", (40, 220), True),
+def test_the_report_draws_a_chart_per_continuous_vital_and_one_per_group_of_spot_values() -> None:
+    drawn = [([v.name for v in panel.vitals], panel.caption, panel.axis_label)
+             for panel in panels()]
+    assert drawn == [
+        (["hr"], "HR", "HR (/min)"),
+        (["spo2"], "SpO₂", "SpO₂ (%)"),
+        (["rr"], "RR", "RR (/min)"),
+        (["etco2"], "EtCO₂", "EtCO₂ (mmHg)"),
+        (["sbp", "dbp"], "Blood pressure", "SBP, DBP (mmHg)"),
+        (["temp"], "Body temperature", "Temp (°C)"),
     ]
 
 
