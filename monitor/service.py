@@ -75,6 +75,7 @@ class Started:
     Attributes:
         demo_tokens: In demo mode, a fresh token per role.
         board: The live board (the demo sets its time scale).
+        care: What nurses record (the demo's scripted nurse records it too).
     """
 
     dashboard_url: str
@@ -82,6 +83,7 @@ class Started:
     sessions: SessionService
     demo_tokens: dict[str, str]
     board: Board
+    care: CareService
 
 
 def record_store(settings: Settings) -> SqliteStore:
@@ -346,7 +348,7 @@ class Monitor:
                 await asyncio.sleep(0.02)
             port = server.servers[0].sockets[0].getsockname()[1]
             started = Started(f"http://{settings.http_host}:{port}/", self.broker_url,
-                              self.sessions, self.demo_tokens, self.board)
+                              self.sessions, self.demo_tokens, self.board, self.care)
             extra = on_started(started) if on_started else None
             if asyncio.iscoroutine(extra):
                 endless.append(group.create_task(extra, name="demo"))
