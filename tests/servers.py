@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import uvicorn
+from psycopg import sql
 from starlette.types import ASGIApp
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -226,3 +229,72 @@ async def stuck_screen(port: int, token: str) -> AsyncIterator[socket.socket]:
         yield sock
     finally:
         sock.close()
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class Postgres:
+    """A real PostgreSQL (Debian's ``postgresql-15``) on a free port, with a password-protected
+    user; its socket is in its own directory.
+
+    initdb and postgres refuse to run as root: a root test run runs them as
+    ``nobody``, in a directory of their own under the system's temp dir (the
+    test's own temp dirs are closed to other users).
+    """
+
+    user = "monitor"
+    password = "postgres-test-password"
+
+    def __init__(self, directory: Path) -> None:
+        self._as_root = os.geteuid() == 0
+        self.directory = Path(tempfile.mkdtemp(prefix="postgres-")) if self._as_root else directory
+        self.port = free_port()
+        self._data = self.directory / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        """The URL of one of its databases, with the user's password."""
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "nobody", "--"] if self._as_root else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        """Make the cluster (the first time) and start the server; return once it answers."""
+        if not self._data.exists():
+            password_file = self.directory / "password"
+            password_file.write_text(self.password)
+            if self._as_root:
+                shutil.chown(self.directory, "nobody")
+                shutil.chown(password_file, "nobody")
+            self._run(str(POSTGRES_BIN / "initdb"), "-D", str(self._data), "-U", self.user,
+                      f"--pwfile={password_file}", "--auth-local=trust",
+                      "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
+        self._run(str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", str(self._data),
+                  "-l", str(self.directory / "postgres.log"), "-o", options)
+
+    def stop(self) -> None:
+        """Stop the server (fast: open connections are ended)."""
+        self._run(str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self._data))
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; returns its URL."""
+        with psycopg.connect(self.url(), autocommit=True) as db:
+            db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+
+@contextmanager
+def postgres(directory: Path) -> Iterator[Postgres]:
+    """A running PostgreSQL on a free port; removed with its files at the end."""
+    server = Postgres(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if server.directory != directory:
+            shutil.rmtree(server.directory, ignore_errors=True)
