@@ -24,11 +24,13 @@ from types import TracebackType
 from typing import Final, Self
 
 import uvicorn
+from pydantic import ValidationError
 
-from monitor.adapters import influx, mqtt, sqlite
+from monitor.adapters import influx, mqtt, postgres, sqlite
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.pagers import build_pager
+from monitor.adapters.postgres import PostgresStore
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.app import create_app
 from monitor.api.deps import ApiContext
@@ -86,12 +88,30 @@ class Started:
     care: CareService
 
 
-def record_store(settings: Settings) -> SqliteStore:
-    """The SQLite record store under the data directory."""
-    return sqlite.build(sqlite.SqliteConfig(
-        path=settings.data_dir / "monitor.db",
-        dead_letters_max_rows=settings.dead_letters_max_rows,
-        dead_letters_max_bytes=settings.dead_letters_max_bytes))
+def record_store(settings: Settings) -> SqliteStore | PostgresStore:
+    """The record store: PostgreSQL if the settings name a database, else SQLite in the data dir.
+
+    Readings not sent on to InfluxDB are kept in it too.
+
+    Raises:
+        SettingsError: The vitals store named is not where the readings would go.
+    """
+    caps = {"dead_letters_max_rows": settings.dead_letters_max_rows,
+            "dead_letters_max_bytes": settings.dead_letters_max_bytes}
+    if settings.database_url is None:
+        if settings.store == "postgres":
+            raise SettingsError("store = 'postgres' keeps the vitals in the PostgreSQL record "
+                                "store: set database_url (MONITOR_DATABASE_URL) too")
+        return sqlite.build(sqlite.SqliteConfig(path=settings.data_dir / "monitor.db", **caps))
+    if settings.store == "sqlite":
+        raise SettingsError("database_url puts the record store in PostgreSQL, and the vitals "
+                            "are stored with it or in InfluxDB: set store (MONITOR_STORE) to "
+                            "'postgres' or 'influx'")
+    try:
+        config = postgres.PostgresConfig(url=settings.database_url, **caps)
+    except ValidationError as error:
+        raise SettingsError(f"database_url: {error.errors()[0]['msg']}") from None
+    return postgres.build(config)
 
 
 def influx_store(settings: Settings) -> InfluxVitals | None:
@@ -103,7 +123,8 @@ def influx_store(settings: Settings) -> InfluxVitals | None:
         username=settings.influx_username, password=settings.influx_password))
 
 
-def build_reports(store: SqliteStore, vitals: VitalsStore, sessions: SessionBook) -> Reports:
+def build_reports(store: SqliteStore | PostgresStore, vitals: VitalsStore,
+                  sessions: SessionBook) -> Reports:
     """Reports over the stores, in the API's session shape, with a what-if worker of their own."""
     return Reports(store, vitals, sessions, WhatIfWorker(vitals.reading_source()),
                    session_message)

@@ -30,7 +30,8 @@ ENV_PREFIX: Final = "MONITOR_"
 CONFIG_VARIABLE: Final = "MONITOR_CONFIG"
 DEFAULT_CONFIG: Final = Path("config/monitor.toml")
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
-SECRET_FIELDS: Final = frozenset({"bootstrap_token", "influx_token", "influx_password"})
+SECRET_FIELDS: Final = frozenset({"bootstrap_token", "influx_token", "influx_password",
+                                  "database_url"})
 
 
 class SettingsError(ValueError):
@@ -126,8 +127,14 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="address the HTTP API listens on")
     http_port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0: any free)")
     data_dir: Path = Field(default=Path("var"), description="where SQLite files live")
-    store: Literal["sqlite", "influx"] = Field(
-        default="sqlite", description="vitals time-series store"
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:pass@host/db: the record store in PostgreSQL (with "
+        "store 'postgres' or 'influx'); unset: SQLite under data_dir",
+    )
+    store: Literal["sqlite", "influx", "postgres"] = Field(
+        default="sqlite",
+        description="vitals time-series store ('postgres': with the records in database_url)",
     )
     influx_url: str = Field(default="http://127.0.0.1:8086",
                             description="InfluxDB (v1-compatible API: 1.x, 2.x or 3)")

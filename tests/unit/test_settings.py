@@ -33,13 +33,13 @@ def test_unknown_and_ill_typed_toml_keys_are_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "monitor.toml"
-    config.write_text('store = "postgres"\n[http]\nportt = 1\n')
+    config.write_text('store = "mongodb"\n[http]\nportt = 1\n')
     monkeypatch.setenv("MONITOR_CONFIG", str(config))
     with pytest.raises(SettingsError) as raised:
         load_settings()
     message = str(raised.value)
     assert f"{config} [http] portt: unknown key" in message
-    assert f"{config} store = 'postgres': expected one of 'sqlite'" in message
+    assert f"{config} store = 'mongodb': expected one of 'sqlite'" in message
 
 
 def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
