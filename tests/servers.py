@@ -231,11 +231,17 @@ async def stuck_screen(port: int, token: str) -> AsyncIterator[socket.socket]:
         sock.close()
 
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+def postgres_bin() -> Path:
+    """The newest Debian PostgreSQL's programs (``/usr/lib/postgresql/<version>/bin``)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda path: int(path.parents[1].name))
+    if not found:
+        raise FileNotFoundError("no /usr/lib/postgresql/*/bin/initdb: apt-get install postgresql")
+    return found[-1].parent
 
 
 class Postgres:
-    """A real PostgreSQL (Debian's ``postgresql-15``) on a free port, with a password-protected
+    """A real PostgreSQL (Debian's ``postgresql``) on a free port, with a password-protected
     user; its socket is in its own directory.
 
     initdb and postgres refuse to run as root: a root test run runs them as
@@ -251,6 +257,7 @@ class Postgres:
         self.directory = Path(tempfile.mkdtemp(prefix="postgres-")) if self._as_root else directory
         self.port = free_port()
         self._data = self.directory / "data"
+        self._bin = postgres_bin()
 
     def url(self, database: str = "postgres") -> str:
         """The URL of one of its databases, with the user's password."""
@@ -268,17 +275,17 @@ class Postgres:
             if self._as_root:
                 shutil.chown(self.directory, "nobody")
                 shutil.chown(password_file, "nobody")
-            self._run(str(POSTGRES_BIN / "initdb"), "-D", str(self._data), "-U", self.user,
+            self._run(str(self._bin / "initdb"), "-D", str(self._data), "-U", self.user,
                       f"--pwfile={password_file}", "--auth-local=trust",
                       "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
         options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", str(self._data),
+        self._run(str(self._bin / "pg_ctl"), "start", "-w", "-D", str(self._data),
                   "-l", str(self.directory / "postgres.log"), "-o", options)
 
     def stop(self) -> None:
         """Stop the server (fast: open connections are ended)."""
-        self._run(str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self._data))
+        self._run(str(self._bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self._data))
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL."""

@@ -1,7 +1,7 @@
 """The record store's behaviour, the same on SQLite and on a real PostgreSQL.
 
 Every test of ``store`` runs once per backend; the PostgreSQL one gets a
-fresh database of a server the module starts (Debian's ``postgresql-15``).
+fresh database of a server the module starts (Debian's ``postgresql``).
 """
 
 from __future__ import annotations
@@ -249,6 +249,23 @@ async def test_a_postgres_store_reconnects_after_its_connections_are_cut(
         assert await store.write(Batch(readings=[stored(2, T0)])) == 1
     finally:
         await store.close()
+
+
+async def test_a_postgres_store_fails_commits_while_the_server_is_down_and_then_works(
+    tmp_path: Path,
+) -> None:
+    with start_postgres(tmp_path) as own:
+        store = postgres.build(postgres.PostgresConfig(url=SecretStr(database(own)), timeout_s=2))
+        await store.open()
+        try:
+            own.stop()
+            with pytest.raises(OSError, match=r"postgresql://monitor@127\.0\.0\.1") as failed:
+                await store.write(Batch(readings=[stored(1, T0)]))
+            assert own.password not in str(failed.value)
+            own.start()
+            assert await store.write(Batch(readings=[stored(1, T0)])) == 1
+        finally:
+            await store.close()
 
 
 async def test_an_unreachable_database_is_an_os_error_that_names_no_password(
