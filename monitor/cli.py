@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from device_sim.cli import chair_specs
 from monitor.adapters.mqtt import BrokerAddress
@@ -19,9 +19,11 @@ from monitor.app.auth import ROLES, new_token, token_hash
 from monitor.app.counters import now_ms
 from monitor.app.ports import StoreUnavailableError
 from monitor.app.session_service import SessionBook, UnknownSessionError
-from monitor.demo import run_demo
+from monitor.demo import DEMO_MIX, DEMO_PAGES, DEMO_PAGING, run_demo
 from monitor.service import Started, build_reports, influx_store, record_store, run_monitor
 from monitor.settings import Settings, SettingsError, load_settings, read_profiles
+
+DEFAULT_PAGING: Final = Settings.model_fields["paging_file"].default
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,9 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the monitor with an embedded broker and simulated chairs"
     )
-    demo.add_argument("--beds", type=int, default=4, help="number of simulated chairs")
-    demo.add_argument("--speed", type=float, default=1.0,
-                      help="simulated seconds per real second")
+    demo.add_argument("--beds", type=int, default=6, help="number of simulated chairs")
+    demo.add_argument("--speed", type=float, default=10.0,
+                      help="simulated seconds per real second (10: a session in 8 min)")
     demo.add_argument("--seed", type=int, default=1, help="same seed, same patients")
     report = commands.add_parser("report", help="a session's report or export")
     report.add_argument("session_id")
@@ -171,8 +173,12 @@ def main(argv: list[str] | None = None) -> None:
         _announce(info)
         if args.command != "demo":
             return None
-        return run_demo(info, chair_specs("demo", args.beds, args.seed), args.speed)
+        return run_demo(info, chair_specs("demo", args.beds, args.seed, mix=DEMO_MIX),
+                        args.speed)
 
+    if args.command == "demo" and settings.paging_file == DEFAULT_PAGING:
+        settings = settings.model_copy(update={"paging_file": DEMO_PAGING})
+        _say(f"Pages: {settings.data_dir / DEMO_PAGES} (tail -f it to watch them arrive)")
     try:
         asyncio.run(run_monitor(settings, demo=args.command == "demo", on_started=started))
     except SettingsError as error:

@@ -22,10 +22,19 @@ from monitor.domain.infusion import InfusionError, InfusionPlan
 from monitor.domain.readings import BedRef
 from monitor.domain.sessions import PHASES, PhaseError, as_phase
 from monitor.service import Started
+from monitor.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 PHASE_CHECK_S: Final = 0.5
+DEMO_MIX: Final = {"bed-02": "hypertensive-surge", "bed-04": "desaturation",
+                   "bed-05": "sensor-off"}
+"""What the demo's chairs show: most are normal; one surges, one desaturates later in its
+session, one loses its SpO2 sensor (beds the demo does not have are left out)."""
+DEMO_PAGING: Final = PROJECT_ROOT / "config" / "paging-demo.toml"
+"""The demo's paging (unless the settings name a paging file): a local log and the topic."""
+DEMO_PAGES: Final = "pages.log"
+"""Where in the data directory the demo's paging writes its pages (``DEMO_PAGING`` names it)."""
 DEMO_USER: Final = "demo"
 DEMO_END: Final = "the demo's scripted session is over"
 """Why the demo ends a session without a fit-to-leave checklist (audited as an override)."""

@@ -199,7 +199,7 @@ class Monitor:
             self.broker_url = await self._stack.enter_async_context(_broker_url(settings))
             self._wire(profiles)
             self.pager = await build_pager(settings.paging_file, self.ingest.publish,
-                                           self._stack)
+                                           self._stack, settings.data_dir)
             self.alarms.listeners.append(self.pager)
             await self._restore()
         except BaseException:

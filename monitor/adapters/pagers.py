@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from monitor.adapters import pager_mqtt, pager_smtp, pager_webhook
+from monitor.adapters import pager_log, pager_mqtt, pager_smtp, pager_webhook
 from monitor.app.pager import Pager, Retry, TargetConfig, TargetContext
 from monitor.app.ports import PagerTarget
 from monitor.domain.paging import PagingConfigError, PagingPolicy, load_paging
@@ -29,6 +29,7 @@ PAGERS: Final[dict[str, tuple[type[TargetConfig], Build]]] = {
     "webhook": (pager_webhook.WebhookConfig, pager_webhook.build),
     "smtp": (pager_smtp.SmtpConfig, pager_smtp.build),
     "mqtt": (pager_mqtt.MqttAlertConfig, pager_mqtt.build),
+    "log": (pager_log.LogConfig, pager_log.build),
 }
 """Every kind of paging target: its configuration model and how it is built."""
 
@@ -66,6 +67,7 @@ async def build_pager(
     path: Path | None,
     publish: Callable[[str, bytes], Awaitable[None]],
     stack: AsyncExitStack,
+    data_dir: Path,
 ) -> Pager:
     """The pager ``path`` describes (with no file, one that pages nobody).
 
@@ -85,7 +87,8 @@ async def build_pager(
     targets: dict[str, tuple[PagerTarget, Retry]] = {}
     for name, config in configs.items():
         _, build = PAGERS[config.kind]
-        context = TargetContext(publish=publish, stack=stack, secret=_secret(name))
+        context = TargetContext(publish=publish, stack=stack, secret=_secret(name),
+                                data_dir=data_dir)
         targets[name] = (await build(name, config, context),
                          Retry(config.attempts, config.backoff_s))
     return Pager(policy, targets)

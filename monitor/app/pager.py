@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,11 +43,13 @@ class TargetContext:
         publish: Publishes on the monitor's own broker connection (topic, payload).
         stack: Closes what a target opens (an HTTP client) when the service stops.
         secret: The value of an environment variable the configuration names.
+        data_dir: The monitor's data directory (a relative file path is taken from there).
     """
 
     publish: Callable[[str, bytes], Awaitable[None]]
     stack: AsyncExitStack
     secret: Callable[[str], str]
+    data_dir: Path
 
 
 @dataclass(frozen=True, slots=True)
