@@ -331,13 +331,20 @@ def _reading(row: dict[str, Any]) -> Reading:
 
 
 async def _insert_readings(db: AsyncConnection[Any], batch: Batch) -> int:
-    """Insert the batch's readings, skipping those stored before; how many were new."""
+    """Insert the batch's readings, keeping those stored before once; how many were new.
+
+    One stored before its bed's session opened is given the session when the
+    session takes it.
+    """
     if not batch.readings:
         return 0
     async with db.cursor() as cursor:
         await cursor.executemany(
             f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 - fixed columns
-            f"VALUES ({', '.join(['%s'] * (9 + len(VITALS)))}) ON CONFLICT DO NOTHING",
+            f"VALUES ({', '.join(['%s'] * (9 + len(VITALS)))}) "
+            "ON CONFLICT (site, bed, device_id, seq, ts_ms) DO UPDATE SET "
+            "session_id = excluded.session_id "
+            "WHERE readings.session_id IS NULL AND excluded.session_id IS NOT NULL",
             [
                 (
                     r.reading.device_id, r.reading.seq, r.reading.ts_ms, r.reading.ts,

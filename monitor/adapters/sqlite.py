@@ -256,9 +256,14 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
     before = db.total_changes
     db.execute("BEGIN")
     try:
+        # A reading stored again is kept once; one stored before its bed's session opened
+        # (the cuff cycled first) is given the session when the session takes it.
         db.executemany(
-            f"INSERT OR IGNORE INTO readings ({_READING_COLUMNS}) "  # noqa: S608 - fixed columns
-            f"VALUES ({', '.join('?' * (9 + len(VITALS)))})",
+            f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 - fixed columns
+            f"VALUES ({', '.join('?' * (9 + len(VITALS)))}) "
+            "ON CONFLICT (site, bed, device_id, seq, ts_ms) DO UPDATE SET "
+            "session_id = excluded.session_id "
+            "WHERE readings.session_id IS NULL AND excluded.session_id IS NOT NULL",
             [
                 (
                     r.reading.device_id, r.reading.seq, r.reading.ts_ms, r.reading.ts,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from monitor.app.board import Board
-from monitor.app.ports import AlarmListener
+from monitor.app.ports import AlarmListener, StoredReading
 from monitor.domain.alarm_ledger import UnknownAlarmError
 from monitor.domain.alarms import PAGE_RECORDS, AlarmEvent
-from monitor.domain.engine import BedEngine
+from monitor.domain.engine import BP_VITALS, BedEngine
 from monitor.domain.readings import BedRef
 
 
@@ -27,6 +27,21 @@ class OpenSessions:
     def __init__(self, engines: Iterable[BedEngine] = ()) -> None:
         self._by_bed: dict[BedRef, BedEngine] = {e.session.bed: e for e in engines}
         self._owners: dict[str, BedRef] = {}
+        self._last_bp: dict[BedRef, StoredReading] = {}
+
+    def hold(self, stored: StoredReading) -> None:
+        """Keep the latest reading with a blood pressure of a bed with no session.
+
+        The cuff is often cycled before the session is opened; the session
+        takes that reading when it opens (see :meth:`take_held`).
+        """
+        if any(vital in BP_VITALS for vital in stored.reading.vitals):
+            self._last_bp[stored.reading.bed] = stored
+
+    def take_held(self, bed: BedRef, since_ms: int) -> StoredReading | None:
+        """The bed's held blood-pressure reading, if received since ``since_ms``; forgotten."""
+        held = self._last_bp.pop(bed, None)
+        return held if held is not None and held.received_ms >= since_ms else None
 
     def owner(self, device_id: str, bed: BedRef) -> BedRef | None:
         """The bed holding ``device_id``; claimed for ``bed`` if free and ``bed`` has a session."""

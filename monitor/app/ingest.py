@@ -133,7 +133,9 @@ class Processor:
         session_id = engine.session.id if engine else None
         pending.reading = StoredReading(reading, session_id, received_ms)
         self._board.on_reading(reading, session_id, received_ms)
-        if engine is not None:
+        if engine is None:
+            self._sessions.hold(pending.reading)
+        else:
             pending.events = engine.on_reading(reading, received_ms, late=verdict.late)
             if verdict.missing > self._gap_alarm_readings:
                 span = (f"device {reading.device_id} skipped seq {reading.seq - verdict.missing}"

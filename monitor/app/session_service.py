@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -17,13 +17,17 @@ from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
 from monitor.app.counters import now_ms
 from monitor.app.ports import RecordStore, VitalsStore
-from monitor.app.writer import BatchWriter
+from monitor.app.writer import BatchWriter, Pending
 from monitor.domain.alarms import AlarmEvent
 from monitor.domain.engine import BedEngine
 from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
 from monitor.domain.readings import VITALS, BedRef
 from monitor.domain.sessions import Phase, Session, pre_start_warnings
+
+ADOPT_BP_WITHIN_MS: Final = 10 * 60_000
+"""A blood pressure the bed's device measured this shortly before its session opened is the
+session's: stored with it (it counts towards the baseline) and judged."""
 
 
 class SessionConflictError(ValueError):
@@ -151,8 +155,13 @@ class SessionService(SessionBook):
                 await self._store.audit(now, user, "thresholds", session.id, {
                     "vital": vital, "before": None, "after": rules,
                     "origin": {"patient_preset": preset.id}})
-        self._open.open(BedEngine(session, self.profile_of(session), now_ms=now))
+        engine = BedEngine(session, self.profile_of(session), now_ms=now)
+        self._open.open(engine)
         self.show(session)
+        held = self._open.take_held(bed, now - ADOPT_BP_WITHIN_MS)
+        if held is not None:
+            await self._writer.submit(Pending(reading=replace(held, session_id=session.id)))
+            await self.emit(engine.on_reading(held.reading, now))
         return session
 
     async def _last_session_of(self, patient_ref: str) -> Session:

@@ -46,15 +46,16 @@ class Chair:
     def __init__(self, mosquitto: Mosquitto, site: str, bed: str) -> None:
         self.mosquitto, self.topic, self.seq = mosquitto, f"infusion/{site}/{bed}/vitals", 0
 
-    async def send(self, count: int = 1, **vitals: float) -> None:
-        """Readings timed now (to the ms), so each falls in the phase it was sent in."""
+    async def send(self, count: int = 1, *, calm: bool = True, **vitals: float) -> None:
+        """Readings timed now (to the ms), so each falls in the phase it was sent in;
+        ``calm``: every vital at a calm value unless given."""
         async with publisher(self.mosquitto) as mqtt:
             for _ in range(count):
                 self.seq += 1
                 ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
                 await mqtt.publish(self.topic, json.dumps({
                     "v": 1, "device_id": "mon-1", "seq": self.seq, "ts": ts,
-                    "vitals": {**CALM, **vitals}}), qos=1)
+                    "vitals": {**(CALM if calm else {}), **vitals}}), qos=1)
 
 
 async def ok(response: httpx.Response, code: int = 200) -> Any:
@@ -258,3 +259,23 @@ async def test_the_care_record_and_its_alarms_survive_a_restart(
     assert [e["event"] for e in paused["events"]] == ["start", "pause"]
     assert restart.status_code == 409
     assert "cannot start an infusion that is paused" in restart.json()["detail"]
+
+
+async def test_the_bp_measured_just_before_the_session_opens_is_the_sessions_and_is_judged(
+    monitor: RunningMonitor, mosquitto: Mosquitto, site: str
+) -> None:
+    chair = Chair(mosquitto, site, "chair-8")
+    await chair.send(1, sbp=186, dbp=104, hr=72)
+    await chair.send(1, calm=False, hr=73, spo2=97)  # no BP: the BP is still the one taken
+    await eventually(lambda: len(monitor.db().execute(
+        "SELECT * FROM readings WHERE bed = 'chair-8'").fetchall()) == 2)
+    async with monitor.api() as http:
+        sid = (await ok(await http.post("/api/sessions", json={
+            "site": site, "bed": "chair-8", "patient_ref": "pt-8"}), 201))["id"]
+        high = await open_alarm(http, sid, "sbp_high")
+
+        async def adopted() -> bool:
+            readings = (await http.get(f"/api/sessions/{sid}/vitals")).json()["readings"]
+            return [r["vitals"].get("sbp") for r in readings] == [186]
+        await eventually(adopted)
+    assert (high["priority"], high["value"]) == ("high", 186)
