@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from monitor.adapters.postgres_care import CareQueries
 from monitor.adapters.postgres_records import RecordQueries, alarm_upsert
 from monitor.adapters.postgres_schema import check_columns, migrate
-from monitor.adapters.sqlite_records import alarm_row
+from monitor.adapters.record_rows import alarm_row, dead_letter_record
 from monitor.app.ports import Batch
 from monitor.domain.alarms import AUDIT_ONLY
 from monitor.domain.readings import VITALS, BedRef, Reading
@@ -287,14 +287,7 @@ class PostgresStore(RecordQueries, CareQueries):
     async def dead_letters(self, limit: int) -> list[dict[str, Any]]:
         """The newest dead letters, with the payload as text where it decodes."""
         rows = await self.rows("SELECT * FROM dead_letters ORDER BY id DESC LIMIT %s", (limit,))
-        return [
-            {
-                "id": row["id"], "received_ms": row["received_ms"], "topic": row["topic"],
-                "reason": row["reason"], "size": row["size"],
-                "payload": bytes(row["payload"]).decode("utf-8", errors="replace"),
-            }
-            for row in rows
-        ]
+        return [dead_letter_record(row) for row in rows]
 
     async def recent_sequences(self, since_ms: int) -> list[tuple[str, int, int]]:
         """(source, seq, ts_ms) of readings received since ``since_ms``, in arrival order.

@@ -12,22 +12,22 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any, Final
 
-from monitor.adapters.sqlite_records import ALARM_COLUMNS
+from monitor.adapters.record_rows import (
+    ALARM_COLUMNS,
+    SESSION_COLUMNS,
+    alarm_from_row,
+    session_from_row,
+    session_row,
+)
 from monitor.domain.alarms import Alarm
-from monitor.domain.infusion import InfusionPlan
-from monitor.domain.limits import Priority
-from monitor.domain.readings import BedRef
-from monitor.domain.sessions import PHASES, Phase, Session
+from monitor.domain.sessions import Session
 
 SESSION_ORDER: Final = (
     "(SELECT min(value::bigint) FROM json_each_text(phase_started::json)), id"
 )
 """Sessions oldest first: by when their first phase began, then by id."""
-_SESSION_COLUMNS: Final = ("id, site, bed, patient_ref, phase, phase_started, profile, baseline, "
-                           "warnings, overrides, plan")
 
 
 def alarm_upsert() -> str:
@@ -36,35 +36,6 @@ def alarm_upsert() -> str:
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
     return (f"INSERT INTO alarms ({ALARM_COLUMNS}) "  # noqa: S608 - fixed column list
             f"VALUES ({', '.join(['%s'] * len(names))}) ON CONFLICT (id) DO UPDATE SET {updates}")
-
-
-def _alarm_from_row(row: dict[str, Any]) -> Alarm:
-    priority: Priority = row["priority"]
-    return Alarm(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), session_id=row["session_id"],
-        kind=row["kind"], code=row["code"], vital=row["vital"], priority=priority,
-        state=row["state"], value=row["value"], limit=row["limit_value"],
-        raised_ms=row["raised_ms"], updated_ms=row["updated_ms"],
-        condition_present=bool(row["condition_present"]),
-        acknowledged_by=row["acknowledged_by"], acknowledged_ms=row["acknowledged_ms"],
-        paused_until_ms=row["paused_until_ms"], onset_value=row["onset_value"],
-        worst_value=row["worst_value"],
-    )
-
-
-def _session_from_row(row: dict[str, Any]) -> Session:
-    started: dict[Phase, int] = {
-        phase: at for phase, at in json.loads(row["phase_started"]).items() if phase in PHASES
-    }
-    phase: Phase = row["phase"]
-    plan = json.loads(row["plan"]) if row["plan"] else None
-    return Session(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), patient_ref=row["patient_ref"],
-        phase=phase, phase_started_ms=started, profile=row["profile"],
-        baseline=json.loads(row["baseline"]), warnings=tuple(json.loads(row["warnings"])),
-        overrides=json.loads(row["overrides"]),
-        plan=InfusionPlan(**plan) if plan else None,
-    )
 
 
 class Queries(ABC):
@@ -84,16 +55,11 @@ class RecordQueries(Queries):
 
     async def save_session(self, session: Session) -> None:
         """Insert or update a session."""
-        row = (
-            session.id, session.bed.site, session.bed.bed, session.patient_ref, session.phase,
-            json.dumps(session.phase_started_ms), session.profile, json.dumps(session.baseline),
-            json.dumps(session.warnings), json.dumps(session.overrides),
-            json.dumps(asdict(session.plan)) if session.plan else None,
-        )
+        row = session_row(session)
         updates = ", ".join(f"{name} = excluded.{name}"
-                            for name in _SESSION_COLUMNS.split(", ") if name != "id")
+                            for name in SESSION_COLUMNS.split(", ") if name != "id")
         await self.execute(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) "  # noqa: S608 - fixed column list
+            f"INSERT INTO sessions ({SESSION_COLUMNS}) "  # noqa: S608 - fixed column list
             f"VALUES ({', '.join(['%s'] * len(row))}) ON CONFLICT (id) DO UPDATE SET {updates}",
             row)
 
@@ -151,14 +117,14 @@ class RecordQueries(Queries):
     async def session(self, session_id: str) -> Session | None:
         """One session by id."""
         rows = await self.rows("SELECT * FROM sessions WHERE id = %s", (session_id,))
-        return _session_from_row(rows[0]) if rows else None
+        return session_from_row(rows[0]) if rows else None
 
     async def sessions(self, *, open_only: bool = False) -> list[Session]:
         """Every session (or only those not ended), oldest first."""
         where = "WHERE phase != 'ended'" if open_only else ""
         rows = await self.rows(
             f"SELECT * FROM sessions {where} ORDER BY {SESSION_ORDER}")  # noqa: S608
-        return [_session_from_row(row) for row in rows]
+        return [session_from_row(row) for row in rows]
 
     async def alarms(
         self, state: str | None = None, session_id: str | None = None
@@ -176,4 +142,4 @@ class RecordQueries(Queries):
         rows = await self.rows(
             f"SELECT * FROM alarms WHERE {' AND '.join(clauses)} "  # noqa: S608
             "ORDER BY raised_ms DESC", args)
-        return [_alarm_from_row(row) for row in rows]
+        return [alarm_from_row(row) for row in rows]

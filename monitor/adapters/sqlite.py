@@ -22,8 +22,9 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from monitor.adapters.record_rows import ALARM_COLUMNS, alarm_row, dead_letter_record
 from monitor.adapters.sqlite_care import CareQueries
-from monitor.adapters.sqlite_records import ALARM_COLUMNS, RecordQueries, alarm_row
+from monitor.adapters.sqlite_records import RecordQueries
 from monitor.adapters.sqlite_schema import check_columns, migrate, migrations
 from monitor.app.ports import Batch
 from monitor.domain.alarms import AUDIT_ONLY
@@ -184,14 +185,7 @@ class SqliteStore(RecordQueries, CareQueries):
         rows = await self.call(lambda db: db.execute(
             "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall())
-        return [
-            {
-                "id": row["id"], "received_ms": row["received_ms"], "topic": row["topic"],
-                "reason": row["reason"], "size": row["size"],
-                "payload": bytes(row["payload"]).decode("utf-8", errors="replace"),
-            }
-            for row in rows
-        ]
+        return [dead_letter_record(row) for row in rows]
 
     async def recent_sequences(self, since_ms: int) -> list[tuple[str, int, int]]:
         """(source, seq, ts_ms) of readings received since ``since_ms``, in arrival order.

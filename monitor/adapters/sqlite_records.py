@@ -11,61 +11,18 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
+from monitor.adapters.record_rows import (
+    SESSION_COLUMNS,
+    alarm_from_row,
+    session_from_row,
+    session_row,
+)
 from monitor.domain.alarms import Alarm
-from monitor.domain.infusion import InfusionPlan
-from monitor.domain.limits import Priority
-from monitor.domain.readings import BedRef
-from monitor.domain.sessions import PHASES, Phase, Session
+from monitor.domain.sessions import Session
 
 T = TypeVar("T")
-
-ALARM_COLUMNS: Final = (
-    "id, site, bed, session_id, kind, code, vital, priority, state, value, limit_value, "
-    "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms, "
-    "onset_value, worst_value"
-)
-
-
-def alarm_row(alarm: Alarm) -> tuple[Any, ...]:
-    """An alarm as a row of ``alarms`` (columns as :data:`ALARM_COLUMNS`)."""
-    return (
-        alarm.id, alarm.bed.site, alarm.bed.bed, alarm.session_id, alarm.kind, alarm.code,
-        alarm.vital, alarm.priority, alarm.state, alarm.value, alarm.limit,
-        alarm.raised_ms, alarm.updated_ms, int(alarm.condition_present), alarm.acknowledged_by,
-        alarm.acknowledged_ms, alarm.paused_until_ms, alarm.onset_value, alarm.worst_value,
-    )
-
-
-def _alarm_from_row(row: sqlite3.Row) -> Alarm:
-    priority: Priority = row["priority"]
-    return Alarm(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), session_id=row["session_id"],
-        kind=row["kind"], code=row["code"], vital=row["vital"], priority=priority,
-        state=row["state"], value=row["value"], limit=row["limit_value"],
-        raised_ms=row["raised_ms"], updated_ms=row["updated_ms"],
-        condition_present=bool(row["condition_present"]),
-        acknowledged_by=row["acknowledged_by"], acknowledged_ms=row["acknowledged_ms"],
-        paused_until_ms=row["paused_until_ms"], onset_value=row["onset_value"],
-        worst_value=row["worst_value"],
-    )
-
-
-def _session_from_row(row: sqlite3.Row) -> Session:
-    started: dict[Phase, int] = {
-        phase: at for phase, at in json.loads(row["phase_started"]).items() if phase in PHASES
-    }
-    phase: Phase = row["phase"]
-    plan = json.loads(row["plan"]) if row["plan"] else None
-    return Session(
-        id=row["id"], bed=BedRef(row["site"], row["bed"]), patient_ref=row["patient_ref"],
-        phase=phase, phase_started_ms=started, profile=row["profile"],
-        baseline=json.loads(row["baseline"]), warnings=tuple(json.loads(row["warnings"])),
-        overrides=json.loads(row["overrides"]),
-        plan=InfusionPlan(**plan) if plan else None,
-    )
 
 
 class RecordQueries(ABC):
@@ -77,16 +34,10 @@ class RecordQueries(ABC):
 
     async def save_session(self, session: Session) -> None:
         """Insert or update a session."""
-        row = (
-            session.id, session.bed.site, session.bed.bed, session.patient_ref, session.phase,
-            json.dumps(session.phase_started_ms), session.profile, json.dumps(session.baseline),
-            json.dumps(session.warnings), json.dumps(session.overrides),
-            json.dumps(asdict(session.plan)) if session.plan else None,
-        )
+        row = session_row(session)
         await self.call(lambda db: db.execute(
-            "INSERT OR REPLACE INTO sessions (id, site, bed, patient_ref, phase, phase_started, "
-            "profile, baseline, warnings, overrides, plan) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            f"INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS}) "  # noqa: S608 - fixed columns
+            f"VALUES ({', '.join('?' * len(row))})", row
         ))
 
     async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
@@ -172,7 +123,7 @@ class RecordQueries(ABC):
         row = await self.call(lambda db: db.execute(
             "SELECT * FROM sessions WHERE id = ?", (session_id,)
         ).fetchone())
-        return _session_from_row(row) if row is not None else None
+        return session_from_row(row) if row is not None else None
 
     async def sessions(self, *, open_only: bool = False) -> list[Session]:
         """Every session (or only those not ended), oldest first."""
@@ -180,7 +131,7 @@ class RecordQueries(ABC):
         rows = await self.call(lambda db: db.execute(
             f"SELECT * FROM sessions {where} ORDER BY rowid"  # noqa: S608 - fixed text
         ).fetchall())
-        return [_session_from_row(row) for row in rows]
+        return [session_from_row(row) for row in rows]
 
     async def alarms(
         self, state: str | None = None, session_id: str | None = None
@@ -199,5 +150,5 @@ class RecordQueries(ABC):
         rows = await self.call(lambda db: db.execute(
             f"SELECT * FROM alarms {query} ORDER BY raised_ms DESC", args  # noqa: S608
         ).fetchall())
-        return [_alarm_from_row(row) for row in rows]
+        return [alarm_from_row(row) for row in rows]
 

@@ -222,8 +222,9 @@ async def test_a_new_database_gets_every_migration_and_the_schema_upgraded_ones_
     # Made by the earlier monitor's own statements: the same tables, columns and indexes.
     assert shape(from_before) == shape(fresh) == shape(from_first)
     assert set(shape(fresh)) == {
-        "alarm_events", "alarms", "audit", "dead_letters", "meta", "notes", "outbox",
-        "readings", "reports", "schema_migrations", "sessions", "tokens"}
+        "adverse_events", "alarm_events", "alarms", "assessments", "audit", "dead_letters",
+        "discharge_checklists", "infusion_events", "meta", "notes", "outbox", "readings",
+        "reports", "schema_migrations", "sessions", "tokens"}
     assert shape(fresh)["readings"]["without_rowid"] == 1
 
 
