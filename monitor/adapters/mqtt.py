@@ -267,13 +267,14 @@ class MqttIngest:
                 reply.set_result([reason])
 
         def on_message(_c: Any, _u: Any, message: paho.MQTTMessage) -> None:  # noqa: ANN401
-            self._take(link, message)
+            self._take(link, message._topic, bytes(message.payload), message.mid, message.qos)  # noqa: SLF001 - raw bytes: a bad topic is a dead letter, not a crash
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_subscribe = on_subscribe
         client.on_publish = on_publish
         client.on_message = on_message
+        client.take = partial(self._take, link)
         # connect() runs in an executor thread: the socket is watched from the loop
         def on_socket_open(_c: Any, _u: Any, sock: Any) -> None:  # noqa: ANN401 - paho's types
             loop.call_soon_threadsafe(link.watch, sock)
@@ -350,12 +351,11 @@ class MqttIngest:
                 reply.set_exception(BrokerError("the connection was lost"))
         link.replies.clear()
 
-    def _take(self, link: Link, message: paho.MQTTMessage) -> None:
+    def _take(self, link: Link, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
         """A PUBLISH arrived: queue it for processing (reading pauses if the inbox is full)."""
-        topic = message._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - raw bytes: a bad topic is a dead letter, not a crash
         inbox = self._inbox
-        inbox.put_nowait(Inbound(topic, bytes(message.payload), time.time_ns() // 1_000_000,
-                                 AckToken(link.number, message.mid, message.qos)))
+        inbox.put_nowait(Inbound(topic.decode("utf-8", errors="replace"), payload,
+                                 time.time_ns() // 1_000_000, AckToken(link.number, mid, qos)))
         if inbox.on_room is None and inbox.qsize() >= inbox.limit:
             link.pause()
             self.pauses += 1
@@ -370,11 +370,16 @@ class MqttIngest:
         link = self._link
         if link is None:
             return
+        number, client = link.number, link.client
+        pubacks = []
         link.batching = True
         try:
             for token in tokens:
-                if token.qos and token.connection == link.number:
-                    link.client.ack(token.mid, token.qos)
+                if token.qos == 1 and token.connection == number:
+                    pubacks.append(token.mid)
+                elif token.qos and token.connection == number:
+                    client.ack(token.mid, token.qos)
+            client.puback(pubacks)
         finally:
             link.batching = False
         if link.client.want_write():
