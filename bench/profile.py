@@ -58,9 +58,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         raw = args.raw or Path(directory) / "samples.txt"
         wrapper = (spy, "record", "--rate", "250", "--format", "raw", "--output", str(raw), "--")
-        rate = asyncio.run(monitor_drain(Path(directory) / "var", broker.port, args.backlog,
-                                         wrapper))
-        print(f"backlog of {args.backlog:,} drained at {rate:,.0f}/s under the profiler")
+        drain = asyncio.run(monitor_drain(Path(directory) / "var", broker.port, args.backlog,
+                                          wrapper))
+        print(f"backlog of {args.backlog:,} drained at {drain.rate:,.0f}/s under the profiler")
         print(summary(raw, args.top))
 
 
