@@ -31,6 +31,9 @@ FLAGS: Final = frozenset({"sensor_off", "artifact"})
 """Per-vital flags a device may set."""
 
 SCHEMA_VERSION: Final = 1
+V1_FIELDS: Final = frozenset({"v", "device_id", "seq", "ts", "vitals", "flags"})
+VALUE_BOUND: Final = 1e6
+"""The largest magnitude a vital's value may have."""
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 
 _NAME = r"[A-Za-z0-9_-]{1,64}"
@@ -112,6 +115,10 @@ def parse_topic(topic: str) -> tuple[BedRef, TopicKind]:
 def _load_json(payload: bytes) -> object:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidPayload(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:  # orjson checks UTF-8 itself; what it refuses is decoded again, for the reason
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
     try:
         document = orjson.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as error:
@@ -166,7 +173,11 @@ def _vitals(value: object) -> dict[str, float]:
     for name, number in value.items():
         if name not in UNITS:
             raise InvalidPayload(f"vitals.{name[:40]} is not a known vital ({', '.join(VITALS)})")
-        vitals[name] = _number(number, f"vitals.{name}")
+        # what _number accepts (NaN fails the comparison), without naming the field first
+        if (type(number) is float or type(number) is int) and -VALUE_BOUND <= number <= VALUE_BOUND:
+            vitals[name] = float(number)
+        else:
+            vitals[name] = _number(number, f"vitals.{name}")
     return vitals
 
 
@@ -187,7 +198,7 @@ def _flags(value: object) -> dict[str, str]:
     return flags
 
 
-def _number(value: object, name: str, bound: float = 1e6) -> float:
+def _number(value: object, name: str, bound: float = VALUE_BOUND) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidPayload(f"{name} must be a number, got {_describe(value)}")
     if not math.isfinite(value) or abs(value) > bound:
@@ -263,8 +274,8 @@ def parse_reading(bed: BedRef, payload: bytes) -> Reading:
     assert isinstance(ts, str)  # checked by _timestamp_ms
     vitals = _vitals(document.get("vitals"))
     flags = _flags(document.get("flags"))
-    unknown = sorted(set(document) - {"v", "device_id", "seq", "ts", "vitals", "flags"})
-    if unknown:
+    if not document.keys() <= V1_FIELDS:
+        unknown = sorted(set(document) - V1_FIELDS)
         raise InvalidPayload(f"unknown field {unknown[0][:40]!r} in a v1 reading")
     return Reading(bed, device_id, seq, ts, ts_ms, vitals, flags)
 
