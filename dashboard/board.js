@@ -136,6 +136,48 @@ function sessionLine(s, now) {
   return text;
 }
 
+const PUMP_WORDS = { not_started: "infusion not started", running: "infusing", paused: "⏸ paused", stopped: "infusion stopped" };
+
+// Mg with at most one decimal, as the pump shows it ("11.5", "40").
+function mg(x) { return String(+x.toFixed(1)); }
+
+// The clinical lines of a session with a plan: the pump against the plan
+// (minutes and mg, in the chairs' time), then the next assessment or who
+// signed the patient fit to leave. An overdue assessment stands out in
+// shape and words, not colour alone.
+function renderCare(element, s, now) {
+  const lines = [];
+  const infusion = s.infusion;
+  if (infusion) {
+    const pump = document.createElement("span");
+    pump.className = "pump";
+    pump.dataset.state = infusion.state;
+    const elapsed = infusion.elapsed_min === null ? "" : ` ${Math.round(infusion.elapsed_min * timeScale)}/${infusion.planned_min} min`;
+    pump.textContent = `${PUMP_WORDS[infusion.state]}${elapsed}`;
+    const dose = document.createElement("span");
+    dose.className = "dose";
+    dose.textContent = `${mg(infusion.given_mg * timeScale)}/${mg(infusion.planned_mg)} mg`;
+    const line = document.createElement("span");
+    line.append(pump, " · ", dose);
+    lines.push(line);
+  }
+  const next = document.createElement("span");
+  if (s.fit_to_leave) {
+    next.className = "fit";
+    next.textContent = `✓ fit to leave: signed by ${s.fit_to_leave.user}`;
+  } else if (s.assessment_overdue) {
+    next.className = "assessment overdue";
+    next.textContent = "⚠ assessment overdue";
+  } else if (s.assessment_due_ms) {
+    next.className = "assessment";
+    const left = s.assessment_due_ms - now;
+    next.textContent = left > 0 ? `assessment due in ${chairMinutes(left)}` : "assessment due now";
+  }
+  if (next.className) lines.push(next);
+  element.replaceChildren(...lines);
+  element.hidden = lines.length === 0;
+}
+
 function cellVitals(cell) { return cell.vitals.map((name) => byName[name]); }
 
 // A cell per registry cell: label and unit above, the value (spot values with their age).
@@ -306,6 +348,7 @@ function render() {
     const link = tile.querySelector(".session");
     link.textContent = b.session ? sessionLine(b.session, now) : "no session";
     if (b.session) link.href = `/session?id=${b.session.id}`; else link.removeAttribute("href");
+    renderCare(tile.querySelector(".care"), b.session || {}, now);
     tile.querySelector(".open-session").hidden = Boolean(b.session) || b.site === "system" || !me || !canAct(me);
     renderVitals(tile, b, now);
     const alarms = [...b.alarms].sort((x, y) => RANK[y.priority] - RANK[x.priority]);

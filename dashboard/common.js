@@ -93,6 +93,13 @@ async function signIn() {
   });
 }
 
+// An API refusal as a sentence: "cannot pause an infusion that is paused"
+// reads "Cannot pause an infusion that is paused."
+function sentence(text) {
+  const said = String(text).trim();
+  return `${said.charAt(0).toUpperCase()}${said.slice(1)}${/[.!?]$/.test(said) ? "" : "."}`;
+}
+
 function canAct(me) { return me.role === "nurse" || me.role === "admin"; }
 
 function minutes(ms) { return `${Math.max(0, Math.round(ms / 60000))} min`; }
@@ -135,3 +142,15 @@ function alarmState(a) {
   if (a.state === "cleared") return "cleared";
   return a.condition_present === false ? "latched: acknowledge" : "ACTIVE";
 }
+
+// The clinical workflow's scales and adverse events, as the nurse reads them.
+const SCALE_NAMES = {
+  moaas: "MOAA/S", rass: "RASS", cadss6: "CADSS-6", dissociation_nrs: "Dissociation NRS",
+  nausea: "Nausea", anxiety: "Anxiety or agitation", antihypertensive_given: "BP-lowering drug given",
+  antiemetic_given: "Anti-emetic given",
+};
+const ADVERSE_KINDS = {
+  nausea_vomiting: "Nausea or vomiting", emergence: "Emergence reaction", hypertension_treated: "Hypertension, treated",
+  desaturation_treated: "Desaturation, treated", other: "Other",
+};
+const SCALE_RANGES = { moaas: [0, 5], rass: [-5, 4], cadss6: [0, 24], dissociation_nrs: [0, 10] };

@@ -1,8 +1,11 @@
-// One session: charts (spot values such as BP as points with their limits
-// dashed, phases marked), alarms with their audit trail, notes, phase
-// controls and threshold overrides. An ended session is shown for review:
-// no phase controls or overrides, but late entries may still be charted.
-// The charts and their vitals come from the vital-sign registry (/api/vitals).
+// One session: the clinical workflow (care.js), charts (spot values such as
+// BP as points with their limits dashed, phases marked), alarms with their
+// audit trail, notes, phase controls and threshold overrides. An ended
+// session is shown for review: no phase controls or overrides, but late
+// entries may still be charted. A session with an infusion plan moves
+// through its phases by the pump's start and stop; one without, by the
+// phase buttons. The charts and their vitals come from the vital-sign
+// registry (/api/vitals).
 "use strict";
 
 const sessionId = new URL(location.href).searchParams.get("id");
@@ -118,18 +121,44 @@ function renderFacts() {
     return [dt, dd];
   }));
   document.getElementById("warnings").textContent = (session.warnings || []).map((w) => `⚠ ${w}`).join(" ");
+  const link = document.getElementById("patient-link");
+  link.href = `/patient?ref=${encodeURIComponent(session.patient_ref)}`;
+  link.textContent = `All sessions of patient ${session.patient_ref}`;
+  link.hidden = false;
   const controls = document.getElementById("phase-controls");
   controls.replaceChildren();
   if (!canAct(me) || session.phase === "ended") return;
-  const next = NEXT[session.phase];
-  const buttons = next ? [next, ["ended", "End session"]] : [["ended", "End session"]];
+  const unsigned = care.needsChecklist(session);
+  const buttons = [];
+  if (!session.plan && NEXT[session.phase]) buttons.push(NEXT[session.phase]);
+  if (!unsigned) buttons.push(["ended", "End session"]);
+  else if (me.role === "admin") buttons.push(["ended", "End without checklist (admin override)"]);
+  else {
+    const needed = document.createElement("p");
+    needed.id = "end-needs-checklist";
+    needed.textContent = "Ending this session needs the signed fit-to-leave checklist (below), or an admin's override.";
+    controls.append(needed);
+  }
   for (const [phase, text] of buttons) {
     const button = document.createElement("button");
     button.textContent = text;
     button.dataset.phase = phase;
     button.onclick = async () => {
-      if (phase === "ended" && !confirm("End this session? Its alarms clear.")) return;
       const send = (extra) => api(`/api/sessions/${sessionId}/phase`, { method: "POST", body: JSON.stringify({ phase, ...extra }) });
+      if (phase === "ended" && unsigned) {
+        const reason = prompt("No fit-to-leave checklist is signed. Why end the session without it? "
+          + "(Kept in the audit log; its alarms are acknowledged in your name.)");
+        if (reason === null) return;
+        try {
+          session = await send({ acknowledge_alarms: true, override_reason: reason.trim() });
+          document.getElementById("phase-error").textContent = "";
+          await refresh();
+        } catch (error) {
+          document.getElementById("phase-error").textContent = sentence(error.message);
+        }
+        return;
+      }
+      if (phase === "ended" && !confirm("End this session? Its alarms clear.")) return;
       try {
         try {
           session = await send({});
@@ -261,7 +290,8 @@ async function refresh() {
   session = await api(`/api/sessions/${sessionId}`);
   const [{ readings }, { limits }, audit, { notes }] = await Promise.all([
     api(`/api/sessions/${sessionId}/vitals`), api(`/api/sessions/${sessionId}/limits`),
-    api(`/api/sessions/${sessionId}/audit`), api(`/api/sessions/${sessionId}/notes`)]);
+    api(`/api/sessions/${sessionId}/audit`), api(`/api/sessions/${sessionId}/notes`),
+    care.refresh(session, me)]);
   limitsInForce = limits;
   renderFacts();
   drawCharts(readings, limits);
@@ -353,8 +383,8 @@ signIn().then(async (who) => {
 // The report and exports need the token, which a plain link cannot carry: they are
 // fetched with it. The report opens in a window opened at the click (a window
 // opened after the fetch would be taken for a pop-up), the exports download.
-async function fetchExport(format) {
-  const response = await fetch(`/api/sessions/${sessionId}/report?format=${format}`,
+async function fetchExport(format, records = "readings") {
+  const response = await fetch(`/api/sessions/${sessionId}/report?format=${format}&records=${records}`,
     { headers: { Authorization: `Bearer ${auth.token()}` } });
   if (!response.ok) throw new ApiError(response.status, response.statusText);
   return URL.createObjectURL(await response.blob());
@@ -370,13 +400,16 @@ document.getElementById("open-report").addEventListener("click", async () => {
   }
 });
 
-for (const button of document.querySelectorAll("[data-export]")) {
+// data-export: a format's readings (or, for FHIR, everything); data-download
+// with data-records: the care records, or all of them.
+for (const button of document.querySelectorAll("[data-export], [data-download]")) {
   button.addEventListener("click", async () => {
-    const format = button.dataset.export;
+    const format = button.dataset.export || button.dataset.download;
+    const records = button.dataset.records || "readings";
     try {
       const link = document.createElement("a");
-      link.href = await fetchExport(format);
-      link.download = `session-${sessionId}.${format === "fhir" ? "json" : format}`;
+      link.href = await fetchExport(format, records);
+      link.download = `session-${sessionId}${records === "readings" ? "" : `-${records}`}.${format === "fhir" ? "json" : format}`;
       link.click();
     } catch (error) {
       alert(`No ${format.toUpperCase()}: ${error.message}`);

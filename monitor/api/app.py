@@ -63,5 +63,9 @@ def create_app(context: ApiContext) -> FastAPI:
     async def session_page() -> FileResponse:
         return FileResponse(context.dashboard_dir / "session.html")
 
+    @app.get("/patient", include_in_schema=False)
+    async def patient_page() -> FileResponse:
+        return FileResponse(context.dashboard_dir / "patient.html")
+
     app.mount("/static", StaticFiles(directory=context.dashboard_dir), name="static")
     return app
