@@ -30,13 +30,15 @@ from monitor.adapters import influx, mqtt, postgres, sqlite
 from monitor.adapters.embedded_broker import embedded_broker
 from monitor.adapters.influx import InfluxVitals
 from monitor.adapters.pagers import build_pager
-from monitor.adapters.postgres import PostgresStore
+from monitor.adapters.postgres import Fence, PostgresStore
+from monitor.adapters.postgres_lease import PostgresLease
 from monitor.adapters.sqlite import SqliteStore
 from monitor.api.app import create_app
 from monitor.api.deps import ApiContext
 from monitor.api.hub import BoardHub
 from monitor.api.messages import session_message
 from monitor.api.metrics import render as render_metrics
+from monitor.api.standby import create_standby_app
 from monitor.app.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
 from monitor.app.alarm_actions import AlarmActions
 from monitor.app.beds import AlarmFanout, OpenSessions
@@ -46,9 +48,10 @@ from monitor.app.counters import Counters, now_ms
 from monitor.app.ingest import Processor
 from monitor.app.outbox import OutboxShipper
 from monitor.app.pager import Delivery
-from monitor.app.ports import StoreUnavailableError, VitalsStore
+from monitor.app.ports import LeaseLostError, StoreUnavailableError, VitalsStore
 from monitor.app.reports import Reports
 from monitor.app.session_service import SessionBook, SessionService
+from monitor.app.standby import ActiveStandby
 from monitor.app.supervision import Work, supervised
 from monitor.app.system_alarms import SYSTEM_BED, SystemAlarms
 from monitor.app.upkeep import heartbeat, prune_forever
@@ -165,13 +168,29 @@ async def _broker_url(settings: Settings) -> AsyncIterator[str]:
             yield url
 
 
+def lease_of(settings: Settings) -> PostgresLease | None:
+    """The lease several monitors on one PostgreSQL share; None on SQLite (a single monitor)."""
+    if settings.database_url is None:
+        return None
+    return PostgresLease(settings.database_url, instance=settings.instance,
+                         failover_s=settings.failover_s)
+
+
 class Monitor:
     """One monitor: its parts, how they are wired, and the TaskGroup that runs them."""
 
-    def __init__(self, settings: Settings, *, demo: bool = False) -> None:
-        """``demo`` accepts a weak bootstrap token and issues a fresh token per role."""
+    def __init__(self, settings: Settings, *, demo: bool = False,
+                 roles: ActiveStandby | None = None, fence: Fence | None = None) -> None:
+        """``demo`` accepts a weak bootstrap token and issues a fresh token per role.
+
+        With ``roles`` (PostgreSQL) it begins its term as the active monitor
+        once the store is open, its store's commits pass ``fence`` first, and
+        it stops as soon as the lease is lost.
+        """
         self.settings = settings
         self._demo = demo
+        self._roles = roles
+        self._fence = fence
         self._stack = contextlib.AsyncExitStack()
         self._crashed_at: int | None = None
         self._stood: list[Alarm] = []
@@ -192,6 +211,10 @@ class Monitor:
             self.store = store = record_store(settings)
             await store.open()
             self._stack.push_async_callback(store.close)
+            if self._roles is not None:
+                await self._roles.begin_term()
+                if isinstance(store, PostgresStore):
+                    store.fence = self._fence
             self.tokens = await load_tokens(store, settings, demo=self._demo)
             if self._demo:
                 self.demo_tokens = await issue_demo_tokens(store, self.tokens)
@@ -354,9 +377,16 @@ class Monitor:
                 loop("heartbeat", lambda: heartbeat(self.store)),
                 *await self._storage_tasks(loop, stack),
             ]
+            if self._roles is not None:  # not supervised: a lost lease ends the service
+                endless.append(group.create_task(self._roles.hold(), name="lease"))
             # the store writer runs: what these raise or clear is committed
             await self.system.restore(self._stood)
-            if self._crashed_at is not None:
+            if self._crashed_at is not None and self._roles is not None and self._roles.took_over:
+                await self.system.event("monitor_failover", "high", (
+                    f"the active monitor stopped without handing over (last seen "
+                    f"{iso_ms(self._crashed_at)}); {settings.instance} took over, and what the "
+                    "broker kept meanwhile is being replayed"))
+            elif self._crashed_at is not None:
                 await self.system.event("monitor_restarted", "medium", (
                     f"the monitor stopped without shutting down (last seen "
                     f"{iso_ms(self._crashed_at)}); what the broker kept meanwhile is being "
@@ -432,6 +462,32 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(signum, stop.set)
 
 
+async def standby_until_active(settings: Settings, roles: ActiveStandby,
+                               stop: asyncio.Event) -> bool:
+    """Serve the standby's ``/healthz`` and ``/readyz`` until this monitor holds the lease.
+
+    Returns False if told to stop first.
+
+    Raises:
+        SettingsError: The HTTP server could not start.
+    """
+    server = uvicorn.Server(uvicorn.Config(
+        create_standby_app(lambda: roles.reason), host=settings.http_host,
+        port=settings.http_port, log_level="warning", access_log=False, lifespan="off"))
+    async with asyncio.TaskGroup() as group:
+        http = group.create_task(server.serve(), name="standby-http")
+        waiting = group.create_task(roles.wait_until_active(), name="standby")
+        stopping = group.create_task(stop.wait(), name="standby-stop")
+        await asyncio.wait({http, waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopping.cancel()
+        server.should_exit = True
+    if not server.started:
+        raise SettingsError(f"HTTP server could not start on "
+                            f"{settings.http_host}:{settings.http_port}")
+    return not stop.is_set()
+
+
 async def run_monitor(
     settings: Settings,
     *,
@@ -441,11 +497,30 @@ async def run_monitor(
 ) -> None:
     """Run a :class:`Monitor` until ``stop`` is set, or without one, until SIGTERM/SIGINT.
 
+    On PostgreSQL it is the active monitor only while it holds the lease:
+    until then it stands by (see :mod:`monitor.app.standby`).
+
     Raises:
         SettingsError: What the settings say cannot be used.
+        SystemExit: The lease was lost: the process must end (a supervisor
+            starts it again, as a standby).
     """
     if stop is None:
         stop = asyncio.Event()
         _install_signal_handlers(stop)
-    async with Monitor(settings, demo=demo) as monitor:
-        await monitor.serve(stop, on_started)
+    lease = lease_of(settings)
+    if lease is None:
+        async with Monitor(settings, demo=demo) as monitor:
+            await monitor.serve(stop, on_started)
+        return
+    roles = ActiveStandby(lease)
+    try:
+        if not await standby_until_active(settings, roles, stop):
+            return
+        async with Monitor(settings, demo=demo, roles=roles, fence=lease.fence) as monitor:
+            await monitor.serve(stop, on_started)
+    except* LeaseLostError as lost:
+        raise SystemExit(f"monitor: {lost.exceptions[0]}; exiting, to start again as a "
+                         "standby") from None
+    finally:
+        await lease.close()

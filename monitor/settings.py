@@ -9,6 +9,7 @@ from and the type expected. Settings are built in ``main()`` and passed down.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -131,6 +132,16 @@ class Settings(BaseSettings):
         default=None,
         description="postgresql://user:pass@host/db: the record store in PostgreSQL (with "
         "store 'postgres' or 'influx'); unset: SQLite under data_dir",
+    )
+    instance: str = Field(
+        default_factory=socket.gethostname, min_length=1,
+        description="this monitor's name among several (the database and the status topic "
+        "name it); default: the host name",
+    )
+    failover_s: float = Field(
+        default=10.0, ge=2, le=300,
+        description="with PostgreSQL: a standby takes over within this long of the active "
+        "monitor's death or loss of the database",
     )
     store: Literal["sqlite", "influx", "postgres"] = Field(
         default="sqlite",

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiomqtt
 import httpx
 import psycopg
 import uvicorn
@@ -305,3 +310,89 @@ def postgres(directory: Path) -> Iterator[Postgres]:
         server.stop()
         if server.directory != directory:
             shutil.rmtree(server.directory, ignore_errors=True)
+
+
+class MonitorProcess:
+    """``monitor run`` as a process of its own, set up by ``MONITOR_*`` variables, on a port
+    of its own; it can be killed and started again (with the same data directory)."""
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+            "MONITOR_HTTP_PORT": str(self.port), "MONITOR_DATA_DIR": str(directory)} | env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it; its output goes to ``monitor.log`` in its data directory."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "monitor.log").open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "monitor", "run"],
+                                            env=self.env, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """An orderly stop (SIGTERM), if it still runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    async def readyz(self) -> tuple[int, dict[str, object]]:
+        """``/readyz``: its status code and body ((0, {}) while nothing answers)."""
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                response = await http.get(f"{self.url}/readyz")
+        except httpx.TransportError:
+            return 0, {}
+        return response.status_code, response.json()
+
+    def log(self) -> str:
+        """What it has written so far."""
+        return (self.directory / "monitor.log").read_text(errors="replace")
+
+
+@dataclass
+class ChairStream:
+    """Readings of ``beds`` at ``site`` published once a second each, QoS 1; ``vitals(bed)``
+    gives each reading's vitals. ``published`` holds (bed, seq) of every one the broker took."""
+
+    port: int
+    site: str
+    beds: list[str]
+    vitals: Callable[[str], dict[str, float]]
+    published: set[tuple[str, int]] = field(default_factory=set)
+
+    async def run(self, stop: asyncio.Event, rate_hz: float = 1.0) -> None:
+        """Publish until ``stop`` is set."""
+        async with aiomqtt.Client("127.0.0.1", self.port, max_inflight_messages=1000) as client:
+            seq = 0
+            while not stop.is_set():
+                seq += 1
+                ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                await asyncio.gather(*(self._publish(client, bed, seq, ts) for bed in self.beds))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1 / rate_hz)
+
+    async def _publish(self, client: aiomqtt.Client, bed: str, seq: int, ts: str) -> None:
+        await client.publish(f"infusion/{self.site}/{bed}/vitals", json.dumps({
+            "v": 1, "device_id": f"mon-{bed}", "seq": seq, "ts": ts, "vitals": self.vitals(bed)}),
+            qos=1)
+        self.published.add((bed, seq))
+
+
+def stored_readings(url: str, site: str) -> dict[tuple[str, int], int]:
+    """(bed, seq) -> how many times it is stored, of a site's readings in PostgreSQL."""
+    with psycopg.connect(url) as db:
+        rows = db.execute("SELECT bed, seq, count(*) FROM readings WHERE site = %s "
+                          "GROUP BY bed, seq", (site,)).fetchall()
+    return {(bed, seq): count for bed, seq, count in rows}

@@ -20,7 +20,7 @@ message, log line or ``repr`` carries the password.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +55,10 @@ _PARTITIONS: Final = (
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
     "WHERE i.inhparent = 'readings'::regclass"
 )
+
+
+Fence = Callable[[AsyncConnection[Any]], Awaitable[None]]
+"""A check run first in a writing transaction; it raises (an OSError) to refuse the commit."""
 
 
 class DatabaseError(OSError):
@@ -107,6 +111,8 @@ class PostgresStore(RecordQueries, CareQueries):
         self._days: set[int] = set()
         """Days (since the epoch) whose readings partition is known to exist."""
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self.fence: Fence | None = None
+        """Run first in :meth:`write` and :meth:`execute` (the active monitor's lease)."""
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -136,7 +142,9 @@ class PostgresStore(RecordQueries, CareQueries):
 
     async def execute(self, query: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in a transaction of its own; returns the rows it changed."""
-        async with self.connection() as db:
+        async with self.connection() as db, db.transaction():
+            if self.fence is not None:
+                await self.fence(db)
             cursor = await db.execute(query, params)
             return cursor.rowcount
 
@@ -175,6 +183,8 @@ class PostgresStore(RecordQueries, CareQueries):
         """Commit a batch in one transaction; returns how many readings were new."""
         days = {stored.reading.ts_ms // DAY_MS for stored in batch.readings} - self._days
         async with self.connection() as db, db.transaction():
+            if self.fence is not None:
+                await self.fence(db)
             for day in sorted(days):
                 await db.execute(_partition_of(day))
             new_readings = await _insert_readings(db, batch)

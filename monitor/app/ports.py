@@ -258,3 +258,30 @@ class VitalsStore(Protocol):
 
     def reading_source(self) -> ReadingSource:
         """The same readings for another process to read on its own connection."""
+
+
+class LeaseLostError(ConnectionError):
+    """This monitor does not hold the lease (any more), or cannot tell that it does.
+
+    An :class:`OSError`, so a commit the fencing check refuses fails like any
+    other: nothing of it is acknowledged.
+    """
+
+
+class Lease(Protocol):
+    """The one lease that makes a monitor the active one, among several sharing one database."""
+
+    holder: str | None
+    """Who held it at the last attempt that failed (as the holder named itself), if known."""
+
+    async def try_acquire(self) -> bool:
+        """Take the lease if nobody holds it; True if this monitor holds it now."""
+
+    async def begin_term(self) -> int:
+        """Once held: a new fencing token, which every later commit of an old holder fails on."""
+
+    async def check(self) -> None:
+        """Return if the lease is still held under this term's token, else raise LeaseLostError."""
+
+    async def close(self) -> None:
+        """Let go of the lease (a holder that dies lets go too)."""

@@ -68,7 +68,7 @@ class SystemAlarms:
     async def restore(self, stored: Sequence[Alarm]) -> None:
         """The system alarms that stood when the monitor last stopped.
 
-        An event (``monitor_restarted``, ``task_failed``, ...) stands again
+        An event (``monitor_restarted``, ``monitor_failover``, ``task_failed``, ...) stands again
         until acknowledged: shown, not paged again. A condition alarm is
         cleared: this run judges its condition afresh, and raises it again
         if it still holds.
