@@ -230,14 +230,17 @@ function renderFit(scale) {
     signed.textContent = `✓ Signed fit to leave by ${checklist.user} at ${clock(checklist.at_ms)}: `
       + `${DISCHARGE_NAMES[checklist.scale]} ${checklist.score}, escort ${checklist.escort ? "present" : "absent"}, `
       + `${checklist.nausea ? "nausea" : "no nausea"}; vital signs: ${checklist.vitals}.`;
+  } else if (!sessionOpen()) {
+    signed.textContent = "Not signed.";
   } else {
-    signed.textContent = sessionOpen() ? "Not signed yet." : "Not signed.";
+    signed.textContent = care.session.phase === "observation" ? "Not signed yet."
+      : "Not signed yet: the checklist is signed in observation, once the infusion has stopped.";
   }
   const discharge = care.tile && care.tile.discharge;
   readiness.textContent = checklist || !discharge ? ""
     : discharge.ready ? "Vital signs: within the discharge criteria."
     : `Vital signs: not yet within the discharge criteria (${discharge.reason}).`;
-  form.hidden = Boolean(checklist) || !writer();
+  form.hidden = Boolean(checklist) || !writer() || care.session.phase !== "observation";
   if (!form.score.options.length) {
     options(form.score, [["", "—"], ...Array.from({ length: 11 }, (_, i) => [String(10 - i), String(10 - i)])]);
   }

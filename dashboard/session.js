@@ -149,6 +149,10 @@ function renderFacts() {
         const reason = prompt("No fit-to-leave checklist is signed. Why end the session without it? "
           + "(Kept in the audit log; its alarms are acknowledged in your name.)");
         if (reason === null) return;
+        if (reason.trim().length < 3) {
+          document.getElementById("phase-error").textContent = "Not ended: the override needs a reason (3 characters or more).";
+          return;
+        }
         try {
           session = await send({ acknowledge_alarms: true, override_reason: reason.trim() });
           document.getElementById("phase-error").textContent = "";

@@ -212,6 +212,10 @@ async def test_a_whole_session_through_the_board_and_the_session_page(
             [re.compile(r"\d\d:\d\d:\d\d"), "Nausea or vomiting", "moderate", "ondansetron 4 mg IV",
              "resolved in 10 min", "", "nurse-sol"])
 
+        await expect(page.locator("#fit-form")).to_be_hidden()
+        await expect(page.locator("#fit-signed")).to_have_text(
+            "Not signed yet: the checklist is signed in observation, once the infusion has "
+            "stopped.")
         await page.locator('[data-infusion="stop"]').click()
         await pumping.locator('[name="reason"]').fill("completed")
         await pumping.locator('button[type="submit"]').click()
