@@ -396,3 +396,35 @@ def stored_readings(url: str, site: str) -> dict[tuple[str, int], int]:
         rows = db.execute("SELECT bed, seq, count(*) FROM readings WHERE site = %s "
                           "GROUP BY bed, seq", (site,)).fetchall()
     return {(bed, seq): count for bed, seq, count in rows}
+
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+@contextmanager
+def haproxy(directory: Path, monitors: list[int]) -> Iterator[str]:
+    """config/haproxy.cfg in front of the monitors on ``monitors`` ports; yields its URL.
+
+    Only the addresses are changed, so the tests check the configuration a
+    clinic deploys.
+    """
+    port = free_port()
+    text = (ROOT / "config" / "haproxy.cfg").read_text()
+    changes = [("bind :8000", f"bind 127.0.0.1:{port}"),
+               *((f"server monitor-{name} monitor-{name}:8000",
+                  f"server monitor-{name} 127.0.0.1:{monitor_port}")
+                 for name, monitor_port in zip("ab", monitors, strict=True))]
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    config = directory / "haproxy.cfg"
+    config.write_text(text)
+    with (directory / "haproxy.log").open("ab") as log:
+        process = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
