@@ -259,16 +259,6 @@ function renderTrend(tile, k) {
   }
 }
 
-// A bed with a device and no session: a nurse opens one from its tile.
-board.addEventListener("click", async (event) => {
-  const button = event.target.closest(".open-session");
-  if (!button) return;
-  const [site, bed] = button.closest(".tile").dataset.bed.split("/");
-  const patient = prompt(`Open a session at ${bed}: the patient's reference (pseudonymous, no name)`);
-  if (!patient || !patient.trim()) return;
-  await act("/api/sessions", { site, bed, patient_ref: patient.trim() });
-});
-
 async function act(path, body) {
   try {
     await api(path, { method: "POST", body: JSON.stringify(body || {}) });

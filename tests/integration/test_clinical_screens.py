@@ -124,10 +124,17 @@ async def test_a_whole_session_through_the_board_and_the_session_page(
             "no session")
         await expect(watching.locator(f'[data-bed="{site}/chair-1"] .open-session')).to_be_hidden()
 
-        async with monitor.api(nurse) as http:
-            await ok(await http.post("/api/sessions", json={
-                "site": site, "bed": "chair-1", "patient_ref": "pt-90", "weight_kg": 80,
-                "dose_mg_per_kg": 0.5, "duration_min": 40}), 201)
+        await tile.locator(".open-session").click()
+        opening = tiles.locator("#open-dialog")
+        await expect(opening.locator("h2")).to_have_text("Open a session at chair-1")
+        await opening.locator('[name="patient_ref"]').fill("pt-90")
+        await expect(opening.locator(".plan-total")).to_have_text(
+            "No plan: the session opens without an infusion record.")
+        await opening.locator('[name="weight_kg"]').fill("80")
+        await expect(opening.locator(".plan-total")).to_have_text(
+            "40 mg over 40 min: 0.75 mg/kg/h")
+        await opening.locator('button[type="submit"]').click()
+        await expect(opening).to_be_hidden()
         await expect(tile.locator(".session")).to_have_text(re.compile(r"^pt-90 · baseline"))
         await expect(tile.locator(".care")).to_have_text("infusion not started · 0/40 mg")
         href = await tile.locator(".session").get_attribute("href")

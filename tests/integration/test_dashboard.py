@@ -311,10 +311,10 @@ async def test_a_nurse_opens_a_session_from_a_bed_s_tile(
     await expect(watching.locator(tile + " .session")).to_have_text("no session")
     await expect(watching.locator(tile + " .open-session")).to_be_hidden()
 
-    async def patient(dialog: Dialog) -> None:
-        await dialog.accept("p-77")
-    page.on("dialog", patient)
     await page.locator(tile + " .open-session").click()
+    await page.locator('#open-dialog [name="patient_ref"]').fill("p-77")
+    await page.locator('#open-dialog button[type="submit"]').click()
     await expect(page.locator(tile + " .session")).to_have_text(re.compile(r"^p-77 · baseline"))
+    await expect(page.locator(tile + " .care")).to_be_hidden()  # no weight: no plan
     await expect(page.locator(tile + " .open-session")).to_be_hidden()
     await expect(watching.locator(tile + " .session")).to_have_text(re.compile(r"^p-77"))
