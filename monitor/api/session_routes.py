@@ -143,11 +143,13 @@ async def list_sessions(
 
 @router.get("/{session_id}")
 async def get_session(session_id: str, context: Context) -> Message:
-    """One session."""
+    """One session; while open, with what its tile shows (infusion, assessment, discharge)."""
     try:
-        return session_message(await context.sessions.get(session_id))
+        session = await context.sessions.get(session_id)
     except UnknownSessionError:
         raise no_session(session_id) from None
+    engine = context.sessions.engine_of(session)
+    return session_message(session, engine.board_status(now_ms()) if engine else None)
 
 
 @router.post("/{session_id}/phase")

@@ -104,7 +104,9 @@ async def test_a_whole_session_from_plan_to_fit_to_leave(
             started = await ok(await nurse.post(f"/api/sessions/{sid}/infusion",
                                                 json={"event": "start"}), 201)
             assert started["status"]["state"] == "running"
-            assert (await ok(await http.get(f"/api/sessions/{sid}")))["phase"] == "infusion"
+            infusing = await ok(await http.get(f"/api/sessions/{sid}"))
+            assert (infusing["phase"], infusing["infusion"]["state"]) == ("infusion", "running")
+            assert infusing["assessment_due_ms"] > 0
             no_reason = await nurse.post(f"/api/sessions/{sid}/infusion",
                                          json={"event": "rate", "rate_mg_per_kg_h": 0.5})
             assert no_reason.status_code == 409
