@@ -107,9 +107,14 @@ def _announce(started: Started) -> None:
 def _existing_database(settings: Settings) -> None:
     """A command that reads or changes the monitor's records finds them, or says where it looked.
 
+    A PostgreSQL database (``database_url``) is the monitor's own: it is
+    migrated, never made, by these commands' connection.
+
     Raises:
-        SettingsError: No database at the settings' data directory.
+        SettingsError: No SQLite database at the settings' data directory.
     """
+    if settings.database_url is not None:
+        return
     path = (settings.data_dir / "monitor.db").resolve()
     if not path.is_file():
         raise SettingsError(f"no monitor database at {path}: run this where the monitor runs, "

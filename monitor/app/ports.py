@@ -86,7 +86,7 @@ class Batch:
 
 
 class RecordStore(Protocol):
-    """The clinical record (SQLite).
+    """The clinical record (SQLite, or PostgreSQL).
 
     Sessions, alarms and their history, audit, notes, tokens, reports, dead
     letters, the outbox, and the commit that stores readings with them.

@@ -174,3 +174,21 @@ def test_a_record_store_the_vitals_cannot_go_with_is_refused(
     with pytest.raises(SettingsError, match=refusal) as refused:
         record_store(monitor_settings.model_copy(update=update))
     assert "pw-never-shown" not in str(refused.value)
+
+
+def test_monitor_token_works_on_postgresql_from_any_folder(
+    tmp_path: Path, server: Postgres
+) -> None:
+    url = server.create_database("t" + uuid.uuid4().hex[:12])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {"MONITOR_DATABASE_URL": url, "MONITOR_STORE": "postgres"}
+    monitor = str(Path(sys.executable).parent / "monitor")
+    created = subprocess.run([monitor, "token", "create", "--name", "nurse-pg", "--role", "nurse"],
+                             cwd=tmp_path, env=env, text=True, capture_output=True, timeout=60)
+    listed = subprocess.run([monitor, "token", "list"], cwd=tmp_path, env=env, text=True,
+                            capture_output=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    assert "for nurse-pg (nurse)" in created.stdout
+    assert "\tnurse-pg\tnurse" in listed.stdout
+    assert not (tmp_path / "var").exists()
+    assert server.password not in created.stdout + created.stderr
