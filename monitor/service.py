@@ -250,7 +250,9 @@ class Monitor:
             url=self.broker_url, client_id=settings.mqtt_client_id,
             protocol=settings.mqtt_protocol if settings.mqtt_url else "3.1.1",
             sites=settings.mqtt_sites, session_expiry_s=settings.mqtt_session_expiry_s,
-            ca_file=settings.mqtt_ca_file), self.inbox)
+            ca_file=settings.mqtt_ca_file,
+            status_topic=f"infusion/system/monitor/{settings.instance}/status"
+            if settings.mqtt_url else None), self.inbox)
         self.influx = influx_store(settings)
         self.writer = BatchWriter(
             store, self.ingest.ack, self.counters, batch_size=settings.batch_size,

@@ -134,9 +134,9 @@ class Settings(BaseSettings):
         "store 'postgres' or 'influx'); unset: SQLite under data_dir",
     )
     instance: str = Field(
-        default_factory=socket.gethostname, min_length=1,
-        description="this monitor's name among several (the database and the status topic "
-        "name it); default: the host name",
+        default_factory=socket.gethostname, pattern=r"^[^/+#]+$",
+        description="this monitor's name among several (the database and its status topic "
+        "infusion/system/monitor/<instance>/status name it); default: the host name",
     )
     failover_s: float = Field(
         default=10.0, ge=2, le=300,

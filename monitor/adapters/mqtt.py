@@ -134,9 +134,11 @@ class MqttIngest:
         session_expiry_s: int,
         inbox: Inbox,
         ca_file: str | None = None,
+        status_topic: str | None = None,
     ) -> None:
         self.address = address
         self._ca_file = ca_file
+        self._status_topic = status_topic
         self._client_id = client_id
         self._v5 = protocol == "5"
         self._topics = [
@@ -192,6 +194,8 @@ class MqttIngest:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
             client.tls_set(ca_certs=self._ca_file)
+        if self._status_topic:
+            client.will_set(self._status_topic, b"offline", qos=1, retain=True)
         return client
 
     async def _open(self) -> Link:
@@ -307,6 +311,7 @@ class MqttIngest:
         misc = asyncio.create_task(self._keep_alive(link), name="mqtt-keepalive")
         stopping = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
         try:
+            await self._online()
             waiting: set[asyncio.Future[Any]] = {link.closed, stopping}
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             self.idle.set()
@@ -315,6 +320,9 @@ class MqttIngest:
             link.pause()
             # Stay connected until what was taken in is stored and acknowledged.
             await self._release.wait()
+            if self._status_topic:  # a clean DISCONNECT discards the last will: say it first
+                # (its PUBACK is not waited for: the socket is no longer read)
+                link.client.publish(self._status_topic, b"offline", qos=1, retain=True)
             link.client.disconnect()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
@@ -326,6 +334,16 @@ class MqttIngest:
             self._link = None
             self.connected.clear()
             self.idle.set()
+
+    async def _online(self) -> None:
+        """Keep ``online`` (retained) on the status topic, if any; a refusal is only logged."""
+        if not self._status_topic:
+            return
+        try:
+            await self.publish(self._status_topic, b"online", retain=True)
+        except (OSError, TimeoutError) as error:
+            log.warning("status 'online' not published on %s: %s", self._status_topic,
+                        error or type(error).__name__)
 
     async def _keep_alive(self, link: Link) -> None:
         """Run paho's keep-alive (PINGREQ, a broker gone silent) once a second.
@@ -385,8 +403,8 @@ class MqttIngest:
         if link.client.want_write():
             link.client.loop_write()  # what the socket does not take now waits for add_writer
 
-    async def publish(self, topic: str, payload: bytes) -> None:
-        """Publish at QoS 1 on the monitor's connection (for the alerts topic).
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish at QoS 1 on the monitor's connection (the alerts and status topics).
 
         Raises:
             ConnectionError: Not connected now, the connection was lost, or the
@@ -396,7 +414,7 @@ class MqttIngest:
         link = self._link
         if link is None or not self.connected.is_set():
             raise ConnectionError(f"not connected to {self.address}")
-        info = link.client.publish(topic, payload, qos=1)
+        info = link.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise ConnectionError(f"publishing to {topic} failed: {paho.error_string(info.rc)}")
         reply = link.replies[info.mid] = link.loop.create_future()
@@ -426,6 +444,8 @@ class MqttConfig(BaseModel):
     sites: list[str]
     session_expiry_s: int
     ca_file: Path | None = None
+    status_topic: str | None = None
+    """Where ``online`` is kept (retained) while connected, with ``offline`` as the last will."""
 
 
 def build(config: MqttConfig, inbox: Inbox) -> MqttIngest:
@@ -437,4 +457,5 @@ def build(config: MqttConfig, inbox: Inbox) -> MqttIngest:
     return MqttIngest(
         BrokerAddress.parse(config.url), client_id=config.client_id, protocol=config.protocol,
         sites=config.sites, session_expiry_s=config.session_expiry_s, inbox=inbox,
-        ca_file=str(config.ca_file) if config.ca_file else None)
+        ca_file=str(config.ca_file) if config.ca_file else None,
+        status_topic=config.status_topic)

@@ -8,6 +8,7 @@ database. ``failover_s`` is short so each test takes seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import httpx
 import psycopg
 import pytest
@@ -66,13 +68,13 @@ async def role(monitor: MonitorProcess) -> str:
 @pytest.fixture
 async def pair(database: str, mosquitto: Mosquitto, site: str,
                tmp_path: Path) -> AsyncIterator[list[MonitorProcess]]:
-    """Monitors 'a' (active) and 'b' (standby), with the same broker client id."""
+    """Monitors '<site>-a' (active) and '<site>-b' (standby), with the same broker client id."""
     env = {"MONITOR_MQTT_URL": mosquitto.url, "MONITOR_MQTT_CLIENT_ID": f"monitor-{site}",
            "MONITOR_MQTT_SITES": json.dumps([site]), "MONITOR_DATABASE_URL": database,
            "MONITOR_STORE": "postgres", "MONITOR_BOOTSTRAP_TOKEN": BOOTSTRAP,
            "MONITOR_PAGING_FILE": str(paging_file(tmp_path)),
            "MONITOR_FAILOVER_S": str(FAILOVER_S), "MONITOR_TICK_INTERVAL_S": "0.2"}
-    monitors = [MonitorProcess(tmp_path / name, env | {"MONITOR_INSTANCE": name})
+    monitors = [MonitorProcess(tmp_path / name, env | {"MONITOR_INSTANCE": f"{site}-{name}"})
                 for name in ("a", "b")]
     try:
         for monitor, expected in zip(monitors, ("active", "standby"), strict=True):
@@ -127,6 +129,21 @@ def raised_more_than_once(database: str) -> list[tuple[str, int]]:
                           ).fetchall()
 
 
+async def statuses(mosquitto: Mosquitto, site: str) -> dict[str, str]:
+    """This test's monitors' retained status: 'a' or 'b' -> what it says."""
+    found: dict[str, str] = {}
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
+        await client.subscribe("infusion/system/monitor/+/status", qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                async for message in client.messages:
+                    instance = str(message.topic).split("/")[3]
+                    assert isinstance(message.payload, bytes)
+                    if instance.startswith(f"{site}-"):
+                        found[instance.removeprefix(f"{site}-")] = message.payload.decode()
+    return found
+
+
 async def all_stored_once(stream: ChairStream, database: str, site: str) -> None:
     """Every published reading is stored, and once (within a few seconds of the last)."""
     await eventually(lambda: set(stored_readings(database, site)) == stream.published,
@@ -145,6 +162,7 @@ async def test_a_standby_takes_over_from_a_killed_active_and_nothing_is_lost(
     publishing = asyncio.create_task(stream.run(stop))
     alarm = await standing_alarm(a)
     await asyncio.sleep(2)
+    assert await statuses(mosquitto, site) == {"a": "online"}  # a standby does not connect
 
     a.kill()
     killed = time.monotonic()
@@ -174,12 +192,14 @@ async def test_a_standby_takes_over_from_a_killed_active_and_nothing_is_lost(
         return pages.exists() and any(json.loads(line)["code"] == "monitor_failover"
                                       for line in pages.read_text().splitlines())
     await eventually(paged, timeout_s=5)
+    assert await statuses(mosquitto, site) == {"a": "offline", "b": "online"}
 
     a.start()
     await eventually(lambda: _is(a, "standby"), timeout_s=20)
     _, body = await a.readyz()
-    assert body["reason"] == "standby: b is active"
+    assert body["reason"] == f"standby: {site}-b is active"
     assert await role(b) == "active"
+    assert await statuses(mosquitto, site) == {"a": "offline", "b": "online"}
 
 
 async def test_an_active_cut_off_from_the_database_stops_at_once_and_the_standby_takes_over(
@@ -197,7 +217,7 @@ async def test_an_active_cut_off_from_the_database_stops_at_once_and_the_standby
         cut = db.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND application_name <> 'infusion-monitor-lease/b'").fetchone()
+            "AND application_name <> %s", (f"infusion-monitor-lease/{site}-b",)).fetchone()
     assert cut is not None
     assert cut[0] >= 2  # its lease connection and its store's
     assert a.process is not None
@@ -211,3 +231,19 @@ async def test_an_active_cut_off_from_the_database_stops_at_once_and_the_standby
     await publishing
     await all_stored_once(stream, database, site)
     assert raised_more_than_once(database) == []
+
+
+async def test_an_active_stopped_in_order_hands_over_without_a_failover_alarm(
+    pair: list[MonitorProcess], mosquitto: Mosquitto, site: str,
+) -> None:
+    a, b = pair
+    a.stop()
+    assert a.process is not None
+    assert a.process.returncode == 0
+    await eventually(lambda: _is(b, "active"), timeout_s=FAILOVER_S + 1, interval_s=0.1)
+    async with api(b) as http:
+        board = await ok(await http.get("/api/board"))
+    system = {x["code"] for bed in board["beds"] if bed["site"] == "system"
+              for x in bed["alarms"]}
+    assert not system & {"monitor_failover", "monitor_restarted"}
+    assert await statuses(mosquitto, site) == {"a": "offline", "b": "online"}
