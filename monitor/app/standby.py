@@ -56,8 +56,10 @@ class ActiveStandby:
                     log.info("this monitor holds the lease: becoming the active monitor")
                     return
             except OSError as error:
-                self.reason = f"standby: the database cannot be reached ({error})"
-                log.warning("%s; trying again in %g s", self.reason, self._poll_s)
+                reason = f"standby: the database cannot be reached ({error})"
+                if reason != self.reason:
+                    log.warning("%s; trying again every %g s", reason, self._poll_s)
+                self.reason = reason
             else:
                 reason = f"standby: {self._lease.holder or 'another monitor'} is active"
                 if reason != self.reason:
