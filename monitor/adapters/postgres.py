@@ -112,7 +112,7 @@ class PostgresStore(RecordQueries, CareQueries):
         """Days (since the epoch) whose readings partition is known to exist."""
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self.fence: Fence | None = None
-        """Run first in :meth:`write` and :meth:`execute` (the active monitor's lease)."""
+        """Run first in every writing transaction (the active monitor's lease)."""
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -147,6 +147,15 @@ class PostgresStore(RecordQueries, CareQueries):
                 await self.fence(db)
             cursor = await db.execute(query, params)
             return cursor.rowcount
+
+    async def returning(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one writing statement in a transaction of its own; the rows it returns."""
+        async with self.connection() as db, db.transaction():
+            if self.fence is not None:
+                await self.fence(db)
+            async with db.cursor(row_factory=dict_row) as cursor:
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
 
     async def open(self) -> None:
         """Connect and bring the schema up to date (see :mod:`.postgres_schema`).

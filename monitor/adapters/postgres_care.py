@@ -50,7 +50,7 @@ class CareQueries(Queries):
 
     async def add_adverse_event(self, session_id: str, event: AdverseEvent) -> int:
         """Record an adverse event; returns its id (the event's own ``id`` is ignored)."""
-        [row] = await self.rows(
+        [row] = await self.returning(
             'INSERT INTO adverse_events (session_id, at_ms, "user", kind, severity, '
             "intervention, outcome, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (session_id, event.at_ms, event.user, event.kind, event.severity,

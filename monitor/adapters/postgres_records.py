@@ -49,6 +49,10 @@ class Queries(ABC):
     async def execute(self, query: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the rows it changed."""
 
+    @abstractmethod
+    async def returning(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one writing statement; the rows its ``RETURNING`` gives."""
+
 
 class RecordQueries(Queries):
     """Sessions, alarms, audit, tokens and notes."""
@@ -65,7 +69,7 @@ class RecordQueries(Queries):
 
     async def add_token(self, name: str, role: str, hashed: str, at_ms: int) -> int:
         """Store a token's hash; returns its id."""
-        [row] = await self.rows(
+        [row] = await self.returning(
             "INSERT INTO tokens (name, role, hash, created_ms) VALUES (%s, %s, %s, %s) "
             "RETURNING id", (name, role, hashed, at_ms))
         return int(row["id"])
@@ -78,7 +82,7 @@ class RecordQueries(Queries):
 
     async def revoke_token(self, token_id: int, at_ms: int) -> str | None:
         """Revoke a token; returns its hash, or None if there was none in force."""
-        rows = await self.rows(
+        rows = await self.returning(
             "UPDATE tokens SET revoked_ms = %s WHERE id = %s AND revoked_ms IS NULL "
             "RETURNING hash", (at_ms, token_id))
         return str(rows[0]["hash"]) if rows else None

@@ -20,7 +20,12 @@ import aiomqtt
 import httpx
 import psycopg
 import pytest
+from pydantic import SecretStr
 
+from monitor.adapters import postgres
+from monitor.adapters.postgres_lease import PostgresLease
+from monitor.app.ports import Batch, LeaseLostError, StoredReading
+from monitor.domain.readings import BedRef, Reading
 from tests.integration.conftest import BOOTSTRAP, Mosquitto, eventually
 from tests.servers import ChairStream, MonitorProcess, Postgres, stored_readings
 from tests.servers import postgres as start_postgres
@@ -247,3 +252,47 @@ async def test_an_active_stopped_in_order_hands_over_without_a_failover_alarm(
               for x in bed["alarms"]}
     assert not system & {"monitor_failover", "monitor_restarted"}
     assert await statuses(mosquitto, site) == {"a": "offline", "b": "online"}
+
+
+async def test_an_old_active_can_write_nothing_once_another_has_begun_its_term(
+    database: str,
+) -> None:
+    leases = [PostgresLease(SecretStr(database), instance=name, failover_s=FAILOVER_S)
+              for name in ("old", "new")]
+    stores = [postgres.build(postgres.PostgresConfig(url=SecretStr(database))) for _ in leases]
+    for store in stores:
+        await store.open()
+    try:
+        old, new = leases
+        assert await old.try_acquire()
+        await old.begin_term()
+        stores[0].fence = old.fence
+        assert not await new.try_acquire()
+        assert new.holder == "old"
+
+        def batch(seq: int) -> Batch:
+            reading = Reading(BedRef("fence", "chair-1"), "mon-1", seq, f"ts-{seq}",
+                              1_700_000_000_000 + seq, {"hr": 70.0}, {})
+            return Batch(readings=[StoredReading(reading, None, 1_700_000_000_000 + seq)])
+        assert await stores[0].write(batch(1)) == 1
+
+        await old.close()  # its connection, and so its lock, is gone
+        assert await new.try_acquire()
+        await new.begin_term()
+        stores[1].fence = new.fence
+        with pytest.raises(LeaseLostError):
+            await stores[0].write(batch(2))
+        with pytest.raises(LeaseLostError):
+            await stores[0].add_note("s1", 1, "nurse", "from the old active")
+        with pytest.raises(LeaseLostError):
+            await stores[0].add_token("late", "nurse", "hash", 1)
+        with pytest.raises(LeaseLostError):
+            await old.check()
+        assert await stores[1].write(batch(3)) == 1
+        await new.check()
+        assert sorted(seq for (_, seq) in stored_readings(database, "fence")) == [1, 3]
+    finally:
+        for lease in leases:
+            await lease.close()
+        for store in stores:
+            await store.close()
