@@ -126,6 +126,14 @@ class PostgresStore(RecordQueries, CareQueries):
             async with self._pool.connection(timeout=self._config.timeout_s) as db:
                 yield db
 
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection in a transaction that :attr:`fence` (if any) has let through."""
+        async with self.connection() as db, db.transaction():
+            if self.fence is not None:
+                await self.fence(db)
+            yield db
+
     @contextmanager
     def _failures(self) -> Iterator[None]:
         """Any database failure within, as :class:`DatabaseError`."""
@@ -142,20 +150,15 @@ class PostgresStore(RecordQueries, CareQueries):
 
     async def execute(self, query: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in a transaction of its own; returns the rows it changed."""
-        async with self.connection() as db, db.transaction():
-            if self.fence is not None:
-                await self.fence(db)
+        async with self._writing() as db:
             cursor = await db.execute(query, params)
             return cursor.rowcount
 
     async def returning(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one writing statement in a transaction of its own; the rows it returns."""
-        async with self.connection() as db, db.transaction():
-            if self.fence is not None:
-                await self.fence(db)
-            async with db.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(query, params)
-                return await cursor.fetchall()
+        async with self._writing() as db, db.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
 
     async def open(self) -> None:
         """Connect and bring the schema up to date (see :mod:`.postgres_schema`).
@@ -191,9 +194,7 @@ class PostgresStore(RecordQueries, CareQueries):
     async def write(self, batch: Batch) -> int:
         """Commit a batch in one transaction; returns how many readings were new."""
         days = {stored.reading.ts_ms // DAY_MS for stored in batch.readings} - self._days
-        async with self.connection() as db, db.transaction():
-            if self.fence is not None:
-                await self.fence(db)
+        async with self._writing() as db:
             for day in sorted(days):
                 await db.execute(_partition_of(day))
             new_readings = await _insert_readings(db, batch)
@@ -250,7 +251,7 @@ class PostgresStore(RecordQueries, CareQueries):
 
     async def prune(self, before_ms: int) -> None:
         """Delete raw readings measured before ``before_ms``: whole days, then the rest."""
-        async with self.connection() as db, db.transaction():
+        async with self._writing() as db:
             for (name,) in await (await db.execute(_PARTITIONS)).fetchall():
                 day = _day_of_partition(name)
                 if day is not None and (day + 1) * DAY_MS <= before_ms:
@@ -260,7 +261,7 @@ class PostgresStore(RecordQueries, CareQueries):
 
     async def mark_running(self, at_ms: int) -> int | None:
         """Note that the monitor runs; returns when it was last seen if it never stopped cleanly."""
-        async with self.connection() as db, db.transaction():
+        async with self._writing() as db:
             found = dict(await (await db.execute(
                 "SELECT key, value FROM meta WHERE key IN ('running_since', 'last_seen_ms') "
                 "FOR UPDATE")).fetchall())
