@@ -184,9 +184,10 @@ def test_monitor_token_works_on_postgresql_from_any_folder(
     env |= {"MONITOR_DATABASE_URL": url, "MONITOR_STORE": "postgres"}
     monitor = str(Path(sys.executable).parent / "monitor")
     created = subprocess.run([monitor, "token", "create", "--name", "nurse-pg", "--role", "nurse"],
-                             cwd=tmp_path, env=env, text=True, capture_output=True, timeout=60)
-    listed = subprocess.run([monitor, "token", "list"], cwd=tmp_path, env=env, text=True,
-                            capture_output=True, timeout=60)
+                             check=False, cwd=tmp_path, env=env, text=True,
+                             capture_output=True, timeout=60)
+    listed = subprocess.run([monitor, "token", "list"], check=True, cwd=tmp_path, env=env,
+                            text=True, capture_output=True, timeout=60)
     assert created.returncode == 0, created.stderr
     assert "for nurse-pg (nurse)" in created.stdout
     assert "\tnurse-pg\tnurse" in listed.stdout
