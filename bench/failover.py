@@ -42,7 +42,7 @@ from tests.servers import (
 
 TOKEN = "bench-failover-bootstrap-token-0123456789"
 SITE = "bench"
-CALM = {"sbp": 120, "dbp": 75, "hr": 70, "rr": 14, "spo2": 98, "etco2": 36}
+CALM: dict[str, float] = {"sbp": 120, "dbp": 75, "hr": 70, "rr": 14, "spo2": 98, "etco2": 36}
 
 
 @dataclass

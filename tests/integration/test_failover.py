@@ -36,7 +36,7 @@ FAILOVER_S = 4
 BEDS = [f"chair-{n:02d}" for n in range(1, 21)]
 ALARMING = "chair-01"
 """Its SpO2 of 80 raises a high alarm at once, and it stands while nobody acknowledges it."""
-CALM = {"sbp": 120, "dbp": 75, "hr": 70, "rr": 14, "spo2": 98, "etco2": 36}
+CALM: dict[str, float] = {"sbp": 120, "dbp": 75, "hr": 70, "rr": 14, "spo2": 98, "etco2": 36}
 
 
 def vitals(bed: str) -> dict[str, float]:

@@ -102,7 +102,8 @@ def k8s(kind: str) -> dict[str, Any]:
              for document in yaml.safe_load_all(path.read_text())
              if document and document.get("kind") == kind]
     assert len(found) == 1, kind
-    return found[0]
+    manifest: dict[str, Any] = found[0]
+    return manifest
 
 
 def test_kubernetes_runs_two_monitors_and_routes_to_the_ready_one() -> None:
