@@ -273,6 +273,7 @@ async def test_a_whole_session_through_the_board_and_the_session_page(
         await expect(report.locator("body")).to_contain_text("Checklist signed by nurse-sol")
         await expect(report.locator("body")).to_contain_text("SBP rising")
         await expect(report.locator("body")).to_contain_text("ondansetron 4 mg IV")
+        await report.screenshot(path=ARTIFACTS / "report.png", full_page=True)
         name, fhir = await download(page, '[data-export="fhir"]')
         assert name == f"session-{first}.json"
         bundle = json.loads(fhir)

@@ -223,6 +223,8 @@ async def test_the_api_docs_load_with_no_way_out_to_the_internet(
     await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
         "Infusion-session monitor")
     await expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "docs.png")
     await page.goto(f"{monitor.url}/redoc")
     await expect(page.locator("h1").first).to_contain_text("Infusion-session monitor")
     assert outside == []
