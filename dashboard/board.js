@@ -11,17 +11,11 @@
 // and offline alarms do.
 "use strict";
 
-const TREND_MS = 15 * 60 * 1000;
 const RANK = { high: 3, medium: 2, low: 1 };
-// The trend's scale per trace: the values' own range, at least this wide.
-const TREND_SCALES = { hr: { span: 20, idle: [40, 140], ceiling: Infinity }, spo2: { span: 4, idle: [80, 100], ceiling: 100 } };
-
 let registry = null;       // GET /api/vitals: {vitals, cells, charts}
 let byName = {};           // vital name -> its registry entry
 
 const beds = new Map();    // "site/bed" -> bed state as in the snapshot
-const trends = new Map();  // "site/bed" -> {t: [], hr: [], spo2: []} (seconds)
-const plots = new Map();   // "site/bed" -> uPlot
 let clockSkewMs = 0;       // server time minus browser time
 let timeScale = 1;         // the chairs' seconds per second of the monitor's clock
 let me = null;
@@ -37,31 +31,6 @@ function bedState(site, bed) {
     beds.set(k, { site, bed, vitals: {}, flags: {}, alarms: [], session: null, device_state: "unknown" });
   }
   return beds.get(k);
-}
-
-function trendOf(k) {
-  if (!trends.has(k)) trends.set(k, { t: [], hr: [], spo2: [] });
-  return trends.get(k);
-}
-
-function addTrend(k, atMs, vitals) {
-  if (vitals.hr === undefined && vitals.spo2 === undefined) return;
-  const trend = trendOf(k);
-  trend.t.push(atMs / 1000);
-  trend.hr.push(vitals.hr ?? null);
-  trend.spo2.push(vitals.spo2 ?? null);
-  const oldest = (Date.now() + clockSkewMs - TREND_MS / timeScale) / 1000;
-  while (trend.t.length && trend.t[0] < oldest) {
-    trend.t.shift(); trend.hr.shift(); trend.spo2.shift();
-  }
-}
-
-async function loadTrend(b) {
-  const since = Date.now() + clockSkewMs - TREND_MS / timeScale;
-  const { readings } = await api(`/api/sessions/${b.session.id}/vitals?from=${Math.round(since)}`);
-  const k = key(b.site, b.bed);
-  trends.set(k, { t: [], hr: [], spo2: [] });
-  for (const r of readings) addTrend(k, Date.parse(r.ts), r.vitals);
 }
 
 function apply(message) {
@@ -136,6 +105,12 @@ function sessionLine(s, now) {
   return text;
 }
 
+// The phase in a word or two, for the compact tile: "infusion 12 min".
+function phaseLine(s, now) {
+  return s.phase_started_ms.infusion && s.phase !== "baseline"
+    ? `${s.phase} ${chairMinutes(now - s.phase_started_ms.infusion)}` : s.phase;
+}
+
 const PUMP_WORDS = { not_started: "infusion not started", running: "infusing", paused: "⏸ paused", stopped: "infusion stopped" };
 
 // Mg with at most one decimal, as the pump shows it ("11.5", "40").
@@ -186,6 +161,7 @@ function addCells(list) {
     const vitals = cellVitals(cell);
     const units = new Set(vitals.map((v) => v.unit));
     const item = document.createElement("div");
+    item.dataset.cell = cell.key;
     if (!vitals.some((v) => v.continuous)) item.className = "spot";
     const label = document.createElement("dt");
     label.textContent = cell.title;
@@ -208,55 +184,13 @@ function tileFor(b) {
   if (!tile) {
     tile = template.content.firstElementChild.cloneNode(true);
     tile.dataset.bed = k;
+    tile.setAttribute("aria-label", b.site === "system" ? "The monitor's own alarms" : `Chair ${b.bed}`);
     addCells(tile.querySelector(".vitals"));
-    if (b.site === "system") {  // the monitor's own technical alarms, above every chair
-      tile.classList.add("system");
-      board.prepend(tile);
-    } else {
-      board.append(tile);
-    }
-    const scales = { x: { time: true } };
-    for (const [vital, { idle }] of Object.entries(TREND_SCALES)) {
-      const scale = tile.querySelector(`.scale[data-trend="${vital}"]`);
-      scale.style.color = byName[vital].colour;
-      scale.querySelector(".name").textContent = `${byName[vital].label} ${byName[vital].unit}`;
-      scales[vital] = { range: () => trendRange(trendOf(k)[vital], vital) ?? idle };
-    }
-    plots.set(k, new uPlot({
-      width: 190, height: 56, legend: { show: false }, cursor: { show: false },
-      axes: [{ show: false }, { show: false }], scales,
-      series: [{}, { stroke: byName.hr.colour, scale: "hr", width: 1.5, points: { show: false } },
-        { stroke: byName.spo2.colour, scale: "spo2", width: 1.5, points: { show: false } }],
-    }, [[], [], []], tile.querySelector(".trend")));
+    if (b.site === "system") tile.classList.add("system");  // the monitor's own technical alarms
+    board.append(tile);
+    addTrendPlot(tile, k);
   }
   return tile;
-}
-
-// A trace's scale: its values' own range, widened about the middle to the
-// vital's minimum span (a steady patient's noise is not drawn as a swing) and
-// kept under its ceiling (SpO2 100 %), in whole units; null while it has no values.
-function trendRange(values, vital) {
-  const known = values.filter((v) => v !== null);
-  if (!known.length) return null;
-  const { span, ceiling } = TREND_SCALES[vital];
-  const low = Math.min(...known);
-  const high = Math.max(...known);
-  const widen = Math.max(0, span - (high - low)) / 2;
-  const over = Math.max(0, Math.ceil(high + widen) - ceiling);
-  return [Math.floor(low - widen) - over, Math.ceil(high + widen) - over];
-}
-
-// The top and bottom of each trace's scale beside the trend, in its colour.
-function renderTrend(tile, k) {
-  const trend = trendOf(k);
-  plots.get(k).setData([trend.t, trend.hr, trend.spo2]);
-  for (const vital of Object.keys(TREND_SCALES)) {
-    const range = trendRange(trend[vital], vital);
-    const scale = tile.querySelector(`.scale[data-trend="${vital}"]`);
-    scale.classList.toggle("empty", !range);
-    scale.querySelector(".max").textContent = range ? range[1] : "";
-    scale.querySelector(".min").textContent = range ? range[0] : "";
-  }
 }
 
 async function act(path, body) {
@@ -322,8 +256,11 @@ function renderVitals(tile, b, now) {
 
 function render() {
   const now = Date.now() + clockSkewMs;
-  const sorted = [...beds.values()].sort((x, y) => key(x.site, x.bed).localeCompare(key(y.site, y.bed)));
+  // The monitor's own tile first, then the beds in order (for Tab and the arrows).
+  const sorted = [...beds.values()].sort((x, y) => (y.site === "system") - (x.site === "system")
+    || key(x.site, x.bed).localeCompare(key(y.site, y.bed)));
   let loudest = null;
+  let place = 0;
   for (const b of sorted) {
     const k = key(b.site, b.bed);
     if (b.site === "system" && b.alarms.length === 0) {  // the monitor's tile only while it alarms
@@ -333,8 +270,11 @@ function render() {
       continue;
     }
     const tile = tileFor(b);
+    if (board.children[place] !== tile) board.insertBefore(tile, board.children[place] ?? null);
+    place += 1;
     tile.dataset.updated = b.last_received_ms ?? "";
     tile.querySelector(".bed").textContent = b.bed;
+    tile.querySelector(".phase").textContent = b.session ? phaseLine(b.session, now) : "no session";
     const link = tile.querySelector(".session");
     link.textContent = b.session ? sessionLine(b.session, now) : "no session";
     if (b.session) link.href = `/session?id=${b.session.id}`; else link.removeAttribute("href");
@@ -351,8 +291,11 @@ function render() {
     for (const a of alarms) {
       if (a.state === "active" && (!loudest || RANK[a.priority] > RANK[loudest])) loudest = a.priority;
     }
+    renderWorst(tile, b);
     renderTrend(tile, k);
   }
+  fitBoard();
+  renderAlarmBar(now);
   if (loudest) sound.play(loudest);
 }
 
