@@ -1,5 +1,4 @@
-// One session: the clinical workflow (care.js), charts (spot values such as
-// BP as points with their limits dashed, phases marked), alarms with their
+// One session: the clinical workflow (care.js), charts (session-charts.js), alarms with their
 // audit trail, notes, phase controls and threshold overrides. An ended
 // session is shown for review: no phase controls or overrides, but late
 // entries may still be charted. A session with an infusion plan moves
@@ -10,104 +9,15 @@
 
 const sessionId = new URL(location.href).searchParams.get("id");
 const NEXT = { baseline: ["infusion", "Start infusion"], infusion: ["observation", "Stop infusion"], observation: null };
-const PHASE_COLOURS = { baseline: "#6b7280", infusion: "#b45309", observation: "#15803d", ended: "#111827" };
 let me = null;
 let session = null;
 let registry = null;  // GET /api/vitals: {vitals, cells, charts}
 let byName = {};      // vital name -> its registry entry
 let limitsInForce = [];  // GET /api/sessions/{id}/limits, as last fetched
-const charts = {};
+let panels = [];       // the charts (session-charts.js)
 const CONDITIONS = [[">", "> above"], [">=", "≥ at or above"], ["<", "< below"], ["<=", "≤ at or below"]];
 const PRIORITIES = [["high", "high"], ["medium", "medium"], ["low", "low"]];
 const RULE_FIELDS = { when: "condition", limit: "limit", baseline_pct: "% of baseline", priority: "priority", delay_s: "delay" };
-
-function phaseMarks(u) {
-  // Draws a labelled vertical line where each phase began.
-  const { ctx, bbox } = u;
-  for (const [phase, at] of Object.entries(session.phase_started_ms)) {
-    const x = u.valToPos(at / 1000, "x", true);
-    if (x < bbox.left || x > bbox.left + bbox.width) continue;
-    ctx.save();
-    ctx.strokeStyle = PHASE_COLOURS[phase];
-    ctx.fillStyle = PHASE_COLOURS[phase];
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.moveTo(x, bbox.top);
-    ctx.lineTo(x, bbox.top + bbox.height);
-    ctx.stroke();
-    ctx.font = `${12 * devicePixelRatio}px system-ui`;
-    ctx.fillText(phase, x + 4, bbox.top + 14 * devicePixelRatio);
-    ctx.restore();
-  }
-}
-
-function chart(id, series, scales, axes, data) {
-  const element = document.getElementById(id);
-  const options = {
-    width: Math.min(1150, element.clientWidth || 1100), height: 260, series, scales, axes,
-    hooks: { draw: [phaseMarks] },
-  };
-  if (charts[id]) { charts[id].setData(data); return; }
-  charts[id] = new uPlot(options, data, element);
-}
-
-function columns(readings, vitals) {
-  const t = [];
-  const values = vitals.map(() => []);
-  for (const r of readings) {
-    if (!vitals.some((v) => r.vitals[v] !== undefined)) continue;
-    t.push(Date.parse(r.ts) / 1000);
-    vitals.forEach((v, i) => values[i].push(r.vitals[v] ?? null));
-  }
-  return [t, ...values];
-}
-
-function isSpot(spec) { return !spec.vitals.some((name) => byName[name].continuous); }
-
-// A card per registry chart, in registry order, before the alarms.
-function addChartCards() {
-  const place = document.getElementById("charts");
-  for (const spec of registry.charts) {
-    const card = document.createElement("section");
-    card.className = "card";
-    const heading = document.createElement("h2");
-    heading.textContent = spec.title + (isSpot(spec) ? " (each point one measurement; dashed: limits)" : "");
-    const element = document.createElement("div");
-    element.id = `chart-${spec.key}`;
-    card.append(heading, element);
-    place.append(card);
-  }
-}
-
-// One scale per value range (the first on the left, a second on the right);
-// spot values are points, with the absolute limits on them dashed.
-function drawCharts(readings, limits) {
-  const points = { paths: () => null, points: { show: true, size: 8 } };
-  for (const spec of registry.charts) {
-    const vitals = spec.vitals.map((name) => byName[name]);
-    const spot = isSpot(spec);
-    const scaleOf = (v) => v.chart_range.join("…");
-    const scales = {};
-    const axes = [{}];
-    for (const v of vitals) {
-      if (scales[scaleOf(v)]) continue;
-      scales[scaleOf(v)] = { range: v.chart_range };
-      axes.push(axes.length === 1 ? { scale: scaleOf(v) } : { scale: scaleOf(v), side: 1, grid: { show: false } });
-    }
-    const series = [{}, ...vitals.map((v) => ({
-      label: `${v.label} ${v.unit}`, stroke: v.colour, scale: scaleOf(v), ...(spot ? points : {}) }))];
-    const data = columns(readings, spec.vitals);
-    if (spot) {
-      for (const l of limits.filter((x) => spec.vitals.includes(x.vital) && x.limit !== null)) {
-        series.push({ label: `${l.vital} ${l.when} ${l.limit} (${l.priority})`, dash: [6, 4], width: 1,
-          scale: scaleOf(byName[l.vital]), stroke: l.priority === "high" ? "#c81e1e" : "#a16207",
-          points: { show: false } });
-        data.push(data[0].map(() => l.limit));
-      }
-    }
-    chart(`chart-${spec.key}`, series, scales, axes, data);
-  }
-}
 
 function renderFacts() {
   document.getElementById("title").textContent = `${session.patient_ref} at ${session.site}/${session.bed}`;
@@ -298,7 +208,7 @@ async function refresh() {
     care.refresh(session, me)]);
   limitsInForce = limits;
   renderFacts();
-  drawCharts(readings, limits);
+  drawCharts(panels, session, readings, limits, audit.alarms);
   renderAlarms(audit);
   renderLimits(limits);
   renderNotes(notes);
@@ -378,7 +288,8 @@ signIn().then(async (who) => {
   }));
   vitalChoice.addEventListener("change", showOverride);
   document.getElementById("page").hidden = false;
-  addChartCards();
+  panels = chartPanels(registry, byName);
+  addChartCards(panels);
   await refresh();
   showOverride();
   setInterval(() => { if (session.phase !== "ended") refresh(); }, 5000);

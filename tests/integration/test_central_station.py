@@ -1,4 +1,5 @@
-"""The central-station board (issue 16): 4, 16 and 32 chairs on one 1920x1080 screen.
+"""The central-station board (issue 16): 4, 16 and 32 chairs on one 1920x1080 screen;
+and the session page's charts, which a click on a tile leads to.
 
 Every chair publishes at 1 Hz for the whole test (so none goes stale); three
 of them breach their limits one after another: chair-03 a medium DBP alarm
@@ -26,6 +27,7 @@ from tests.integration.conftest import (
     reading,
 )
 from tests.integration.test_dashboard import ARTIFACTS, chromium
+from tests.integration.test_dashboard_screens import session_page, stored
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +198,53 @@ async def test_a_viewer_s_keys_change_nothing(
         assert (await open_alarms(monitor))["chair-02"]["state"] == "active"
         await expect(page.locator(".worst-actions button")).to_have_count(0)
 
+
+async def test_a_session_with_one_bp_point_is_charted_on_today_s_clock_with_its_limits(
+    monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    session_id = await monitor.open_session("chair-1")
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{monitor.site}/chair-1/vitals",
+                           reading(1, sbp=150, dbp=101, map=117), qos=1)
+    await stored(monitor, session_id, 1)
+    page = await session_page(browser, monitor, session_id)
+    await expect(page.locator("#chart-bp canvas")).to_have_count(1)
+    ticks = await page.evaluate("charts['chart-bp'].axes[0]._values")
+    assert ticks, "no time ticks"
+    assert all(re.fullmatch(r"\d\d:\d\d", tick) for tick in ticks), ticks
+    today = await page.evaluate("new Date().toDateString()")
+    span = await page.evaluate("['min', 'max'].map((end) => charts['chart-bp'].scales.x[end])")
+    assert [await page.evaluate(f"new Date({t} * 1000).toDateString()") for t in span] == [
+        today, today]
+    assert 10 * 60 <= span[1] - span[0] <= 20 * 60
+    axes = await page.evaluate("""Object.fromEntries(Object.entries(charts).map(([id, u]) =>
+        [id, u.axes.slice(1).map((axis) => [axis.label, axis.stroke(u)])]))""")
+    assert axes == {
+        "chart-hr-spo2": [["HR /min", "#c2410c"], ["SpO₂ %", "#2563eb"]],
+        "chart-rr-etco2": [["RR /min", "#7c3aed"], ["EtCO₂ mmHg", "#0f766e"]],
+        "chart-bp": [["SBP, DBP mmHg", "#1b1f24"]],
+        "chart-temp": [["Temp °C", "#be185d"]],
+    }
+    bp_key = page.locator('.chart-key[data-chart="chart-bp"]')
+    await expect(bp_key.locator(".limit")).to_contain_text(
+        ["SBP ≥ 160 medium", "SBP ≥ 180 high", "SBP < 90 high", "DBP ≥ 100 medium"])
+    await expect(bp_key.locator(".waiting")).to_have_text(
+        "3 limits relative to the baseline apply once it is set (the infusion's start)")
+    await expect(bp_key.locator(".alarm")).to_have_text("▼▲ alarm raised (pointing at its value)")
+    await expect(page.locator('.chart-key[data-chart="chart-hr-spo2"] .limit')).to_contain_text(
+        ["HR > 110 medium", "SpO₂ < 85 high"])
+    plot = await page.locator("#chart-bp .u-over").bounding_box()
+    legend = await page.locator("#chart-bp .u-legend").bounding_box()
+    assert plot is not None
+    assert legend is not None
+    assert legend["y"] >= plot["y"] + plot["height"]  # the legend is outside the plot
+
+    async with monitor.api() as http:
+        (await http.post(f"/api/sessions/{session_id}/phase", json={
+            "phase": "infusion", "acknowledge_warnings": True})).raise_for_status()
+    await expect(bp_key.locator(".limit")).to_contain_text(
+        ["SBP > 180 (baseline +20 %) medium"], timeout=10_000)
+    await expect(bp_key.locator(".waiting")).to_have_count(0)
+    await expect(bp_key.locator(".phase")).to_have_text(["baseline", "infusion"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.locator("#charts").screenshot(path=ARTIFACTS / "session-charts.png")
