@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +24,8 @@ from monitor.service import Started, run_monitor
 from monitor.settings import Settings
 from tests.servers import Mosquitto, free_port
 from tests.servers import mosquitto as start_mosquitto
+
+ROOT = Path(__file__).parents[2]
 
 __all__ = ["Mosquitto", "free_port"]
 
@@ -153,3 +158,23 @@ async def eventually(check: object, timeout_s: float = 10.0, interval_s: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout_s} s: {check}")
         await asyncio.sleep(interval_s)
+
+
+def start_up_output(env: dict[str, str]) -> str:
+    """What ``monitor run`` prints with ``env`` (and no other MONITOR_* variable) until it
+    names its broker, then on an orderly stop."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "monitor"), "run"], cwd=ROOT, env=clean | env,
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    output = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        output.append(line)
+        if line.startswith("MQTT broker:") or not line:
+            break
+    process.terminate()
+    rest, _ = process.communicate(timeout=30)
+    return "".join(output) + rest

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,7 +24,14 @@ from pydantic import SecretStr
 
 from monitor.service import record_store
 from monitor.settings import Settings, SettingsError
-from tests.integration.conftest import Mosquitto, eventually, free_port, monitor_running, publisher
+from tests.integration.conftest import (
+    Mosquitto,
+    eventually,
+    free_port,
+    monitor_running,
+    publisher,
+    start_up_output,
+)
 from tests.servers import Postgres
 from tests.servers import postgres as start_postgres
 
@@ -137,26 +143,11 @@ def test_monitor_run_logs_no_database_password(
     tmp_path: Path, mosquitto: Mosquitto, server: Postgres
 ) -> None:
     url = server.create_database("t" + uuid.uuid4().hex[:12])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env |= {
+    text = start_up_output({
         "MONITOR_MQTT_URL": mosquitto.url, "MONITOR_HTTP_PORT": str(free_port()),
         "MONITOR_DATA_DIR": str(tmp_path / "var"), "MONITOR_DATABASE_URL": url,
         "MONITOR_STORE": "postgres",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "monitor"), "run"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    output = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        output.append(line)
-        if line.startswith("MQTT broker:") or not line:
-            break
-    process.terminate()
-    rest, _ = process.communicate(timeout=30)
-    text = "".join(output) + rest
+    })
     assert "schema migration 0004_clinical_workflow applied" in text, text
     assert "postgresql://monitor@127.0.0.1" in text
     assert server.password not in text

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Mosquitto, free_port
+from tests.integration.conftest import Mosquitto, free_port, start_up_output
 
 pytestmark = pytest.mark.integration
 
@@ -22,26 +18,11 @@ TOKEN = "bootstrap-token-never-printed-0123456789"
 def test_monitor_run_prints_and_logs_no_broker_password_and_no_token(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env |= {
+    text = start_up_output({
         "MONITOR_MQTT_URL": f"mqtt://monitor:{PASSWORD}@127.0.0.1:{mosquitto.port}",
         "MONITOR_HTTP_PORT": str(free_port()), "MONITOR_DATA_DIR": str(tmp_path / "var"),
         "MONITOR_BOOTSTRAP_TOKEN": TOKEN,
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "monitor"), "run"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    output = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        output.append(line)
-        if line.startswith("MQTT broker:") or not line:
-            break
-    process.terminate()
-    rest, _ = process.communicate(timeout=30)
-    text = "".join(output) + rest
+    })
     assert "MQTT broker: mqtt://127.0.0.1:" in text, text
     assert PASSWORD not in text
     assert TOKEN not in text
