@@ -22,8 +22,8 @@ from monitor.app.ports import Batch, StoredReading
 from monitor.app.session_service import SessionBook
 from monitor.domain.readings import BedRef, parse_reading
 from monitor.domain.sessions import Session
-from monitor.service import build_reports, influx_store
 from monitor.settings import Settings, read_profiles
+from monitor.stores import build_reports, influx_store
 from tests.servers import influxdb
 
 HOUR_S = 3600

@@ -20,8 +20,9 @@ from monitor.app.counters import now_ms
 from monitor.app.ports import StoreUnavailableError
 from monitor.app.session_service import SessionBook, UnknownSessionError
 from monitor.demo import DEMO_MIX, DEMO_PAGES, DEMO_PAGING, run_demo
-from monitor.service import Started, build_reports, influx_store, record_store, run_monitor
+from monitor.service import Started, run_monitor
 from monitor.settings import Settings, SettingsError, load_settings, read_profiles
+from monitor.stores import build_reports, influx_store, record_store
 
 DEFAULT_PAGING: Final = Settings.model_fields["paging_file"].default
 

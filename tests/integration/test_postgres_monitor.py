@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from monitor.service import record_store
 from monitor.settings import Settings, SettingsError
+from monitor.stores import record_store
 from tests.integration.conftest import (
     Mosquitto,
     eventually,

@@ -3,7 +3,7 @@
 - ``monitor.domain`` is pure: the standard library, numpy, pure data
   libraries (pydantic, orjson) and itself;
 - ``monitor.app`` (the use cases) imports neither an adapter nor the API, nor
-  what wires them (``service``, ``cli``, ``demo``);
+  what wires them (``service``, ``stores``, ``cli``, ``demo``);
 - ``monitor.adapters`` and ``monitor.api`` do not import each other, nor
   what wires them;
 - ``device_sim`` is a device in its own right: it imports nothing of ``monitor``.
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 DOMAIN_LIBRARIES = {"numpy", "pydantic", "pydantic_core", "orjson"}
-WIRING = ("monitor.service", "monitor.cli", "monitor.demo", "monitor.__main__")
+WIRING = ("monitor.service", "monitor.stores", "monitor.cli", "monitor.demo", "monitor.__main__")
 FORBIDDEN = {
     "monitor.app": ("monitor.adapters", "monitor.api", *WIRING),
     "monitor.adapters": ("monitor.api", *WIRING),
