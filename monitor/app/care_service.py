@@ -74,10 +74,10 @@ class CareService:
         record = record.after(event, now, user, rate_mg_per_kg_h=rate_mg_per_kg_h,
                               reason=reason)
         if event == "start" and session.phase == "baseline":
-            await self._sessions.advance(session_id, "infusion", user,
+            await self._sessions.advance(session_id, "infusion", user, by_pump=True,
                                          acknowledge_warnings=acknowledge_warnings)
         elif event == "stop" and session.phase == "infusion":
-            await self._sessions.advance(session_id, "observation", user)
+            await self._sessions.advance(session_id, "observation", user, by_pump=True)
         recorded = record.events[-1]
         await self._store.add_infusion_event(session_id, recorded)
         await self._store.audit(now, user, "infusion", session_id, {

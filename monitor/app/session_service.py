@@ -23,8 +23,10 @@ from monitor.domain.engine import BedEngine
 from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import Profile, VitalDoc, is_plausible
 from monitor.domain.readings import VITALS, BedRef
-from monitor.domain.sessions import Phase, Session, pre_start_warnings
+from monitor.domain.sessions import Phase, PhaseError, Session, pre_start_warnings
 
+PUMP_PHASES: Final[Mapping[Phase, str]] = {"infusion": "start", "observation": "stop"}
+"""The phases a session with an infusion plan reaches by its pump's events only."""
 ADOPT_BP_WITHIN_MS: Final = 10 * 60_000
 """A blood pressure the bed's device measured this shortly before its session opened is the
 session's: stored with it (it counts towards the baseline) and judged."""
@@ -178,7 +180,7 @@ class SessionService(SessionBook):
     async def advance(
         self, session_id: str, phase: Phase, user: str, *,
         acknowledge_warnings: bool = False, acknowledge_alarms: bool = False,
-        override_reason: str | None = None,
+        override_reason: str | None = None, by_pump: bool = False,
     ) -> Session:
         """Move a session to ``phase``.
 
@@ -189,7 +191,9 @@ class SessionService(SessionBook):
         ``acknowledge_alarms``; every alarm then clears in ``user``'s name.
         Ending a session whose infusion started needs a signed fit-to-leave
         checklist, or else ``override_reason`` (the caller checks that
-        ``user`` may override), which the audit log keeps.
+        ``user`` may override), which the audit log keeps. A session with an
+        infusion plan starts and stops its infusion only with its pump's
+        events (``by_pump``), so the phase and the infusion record agree.
 
         Raises:
             UnknownSessionError: No session has that id.
@@ -199,7 +203,13 @@ class SessionService(SessionBook):
             NeedsChecklistError: Ending without a checklist or an override.
         """
         now = now_ms()
-        session = (await self.get(session_id)).advance(phase, now)
+        current = await self.get(session_id)
+        if current.plan is not None and phase in PUMP_PHASES and not by_pump:
+            raise PhaseError(
+                f"session {session_id} has an infusion plan: its phase follows its pump; "
+                f"record the pump's {PUMP_PHASES[phase]} (POST /api/sessions/{session_id}/"
+                "infusion)")
+        session = current.advance(phase, now)
         engine = self.engine_of(session)
         if phase == "infusion":
             readings = await self._vitals.session_readings(session.id)

@@ -99,6 +99,10 @@ async def test_a_whole_session_from_plan_to_fit_to_leave(
             await eventually(lambda: len(monitor.db().execute(
                 "SELECT * FROM readings WHERE session_id = ?", (sid,)).fetchall()) == 3)
 
+            by_phase = await nurse.post(f"/api/sessions/{sid}/phase", json={
+                "phase": "infusion", "acknowledge_warnings": True})
+            assert by_phase.status_code == 409
+            assert "follows its pump" in by_phase.json()["detail"]
             refused = await viewer.post(f"/api/sessions/{sid}/infusion", json={"event": "start"})
             assert refused.status_code == 403
             started = await ok(await nurse.post(f"/api/sessions/{sid}/infusion",
