@@ -36,18 +36,20 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from monitor.adapters.postgres_care import CareQueries
 from monitor.adapters.postgres_records import RecordQueries, alarm_upsert
 from monitor.adapters.postgres_schema import check_columns, migrate
-from monitor.adapters.record_rows import alarm_row, dead_letter_record
+from monitor.adapters.record_rows import (
+    READING_COLUMNS,
+    alarm_row,
+    dead_letter_record,
+    reading_insert,
+    reading_row,
+)
 from monitor.app.ports import Batch
 from monitor.domain.alarms import AUDIT_ONLY
 from monitor.domain.readings import VITALS, BedRef, Reading
 
 DAY_MS: Final = 86_400_000
-_READING_COLUMNS: Final = (
-    "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
-    + ", ".join(VITALS) + ", flags"
-)
 _SESSION_READINGS: Final = (
-    f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
+    f"SELECT {READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
     "WHERE session_id = %s AND ts_ms >= %s AND ts_ms <= %s "
     'ORDER BY ts_ms, device_id COLLATE "C", seq'
 )
@@ -344,30 +346,12 @@ def _reading(row: dict[str, Any]) -> Reading:
 
 
 async def _insert_readings(db: AsyncConnection[Any], batch: Batch) -> int:
-    """Insert the batch's readings, keeping those stored before once; how many were new.
-
-    One stored before its bed's session opened is given the session when the
-    session takes it.
-    """
+    """Insert the batch's readings (see :func:`reading_insert`); how many were new."""
     if not batch.readings:
         return 0
     async with db.cursor() as cursor:
-        await cursor.executemany(
-            f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 - fixed columns
-            f"VALUES ({', '.join(['%s'] * (9 + len(VITALS)))}) "
-            "ON CONFLICT (site, bed, device_id, seq, ts_ms) DO UPDATE SET "
-            "session_id = excluded.session_id "
-            "WHERE readings.session_id IS NULL AND excluded.session_id IS NOT NULL",
-            [
-                (
-                    r.reading.device_id, r.reading.seq, r.reading.ts_ms, r.reading.ts,
-                    r.received_ms, r.reading.bed.site, r.reading.bed.bed, r.session_id,
-                    *(r.reading.vitals.get(vital) for vital in VITALS),
-                    json.dumps(r.reading.flags) if r.reading.flags else None,
-                )
-                for r in batch.readings
-            ],
-        )
+        await cursor.executemany(reading_insert("%s"),
+                                 [reading_row(r) for r in batch.readings])
         return cursor.rowcount
 
 

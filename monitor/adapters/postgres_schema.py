@@ -20,37 +20,25 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 from collections.abc import Iterable
-from importlib import resources
 from typing import Any, Final
 
 from psycopg import AsyncConnection
 
-from monitor.adapters.sqlite_schema import Migration, SchemaError
+from monitor.adapters.sqlite_schema import Migration, SchemaError, read_migrations
 
 log = logging.getLogger(__name__)
 
 _MIGRATIONS: Final = "monitor.adapters.postgres_migrations"
-_FILE_NAME: Final = re.compile(r"(\d{4})_(\w+)\.sql")
 MIGRATION_LOCK: Final = 0x6D6F6E69746F72
 """The advisory lock key the migrating transaction holds ("monitor" in hex)."""
 
 
 @functools.cache
 def migrations() -> tuple[Migration, ...]:
-    """Every PostgreSQL migration shipped with the package, in order (1, 2, ... without gaps)."""
-    found = []
-    for entry in resources.files(_MIGRATIONS).iterdir():
-        match = _FILE_NAME.fullmatch(entry.name)
-        if match is not None:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda migration: migration.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"{_MIGRATIONS}: migrations are not numbered 1, 2, ...: "
-                           f"{[m.version for m in found]}")
-    return tuple(found)
+    """Every PostgreSQL migration shipped with the package, in order."""
+    return read_migrations(_MIGRATIONS)
 
 
 async def migrate(db: AsyncConnection[Any], where: str) -> list[int]:

@@ -11,16 +11,21 @@ import json
 from dataclasses import asdict
 from typing import Any, Final, Protocol
 
+from monitor.app.ports import StoredReading
 from monitor.domain.alarms import Alarm
 from monitor.domain.infusion import InfusionPlan
 from monitor.domain.limits import Priority
-from monitor.domain.readings import BedRef
+from monitor.domain.readings import VITALS, BedRef
 from monitor.domain.sessions import PHASES, Phase, Session
 
 ALARM_COLUMNS: Final = (
     "id, site, bed, session_id, kind, code, vital, priority, state, value, limit_value, "
     "raised_ms, updated_ms, condition_present, acknowledged_by, acknowledged_ms, paused_until_ms, "
     "onset_value, worst_value"
+)
+READING_COLUMNS: Final = (
+    "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
+    + ", ".join(VITALS) + ", flags"
 )
 SESSION_COLUMNS: Final = ("id, site, bed, patient_ref, phase, phase_started, profile, baseline, "
                           "warnings, overrides, plan")
@@ -31,6 +36,31 @@ class Row(Protocol):
 
     def __getitem__(self, key: str, /) -> Any:  # noqa: ANN401 - a column of any type
         """The value of a column."""
+
+
+def reading_insert(placeholder: str) -> str:
+    """The statement that stores readings (parameters as :func:`reading_row`).
+
+    A reading stored again is kept once; one stored before its bed's session
+    opened (the cuff cycled first) is given the session when the session
+    takes it.
+    """
+    values = ", ".join([placeholder] * len(READING_COLUMNS.split(", ")))
+    return (f"INSERT INTO readings ({READING_COLUMNS}) VALUES ({values}) "  # noqa: S608
+            "ON CONFLICT (site, bed, device_id, seq, ts_ms) DO UPDATE SET "
+            "session_id = excluded.session_id "
+            "WHERE readings.session_id IS NULL AND excluded.session_id IS NOT NULL")
+
+
+def reading_row(stored: StoredReading) -> tuple[Any, ...]:
+    """A stored reading as a row of ``readings`` (columns as :data:`READING_COLUMNS`)."""
+    reading = stored.reading
+    return (
+        reading.device_id, reading.seq, reading.ts_ms, reading.ts, stored.received_ms,
+        reading.bed.site, reading.bed.bed, stored.session_id,
+        *(reading.vitals.get(vital) for vital in VITALS),
+        json.dumps(reading.flags) if reading.flags else None,
+    )
 
 
 def alarm_row(alarm: Alarm) -> tuple[Any, ...]:

@@ -22,7 +22,14 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from monitor.adapters.record_rows import ALARM_COLUMNS, alarm_row, dead_letter_record
+from monitor.adapters.record_rows import (
+    ALARM_COLUMNS,
+    READING_COLUMNS,
+    alarm_row,
+    dead_letter_record,
+    reading_insert,
+    reading_row,
+)
 from monitor.adapters.sqlite_care import CareQueries
 from monitor.adapters.sqlite_records import RecordQueries
 from monitor.adapters.sqlite_schema import check_columns, migrate, migrations
@@ -35,10 +42,6 @@ T = TypeVar("T")
 SCHEMA_VERSION: Final = migrations()[-1].version
 """The newest schema migration's number (``sqlite_migrations/``)."""
 
-_READING_COLUMNS: Final = (
-    "device_id, seq, ts_ms, ts, received_ms, site, bed, session_id, "
-    + ", ".join(VITALS) + ", flags"
-)
 
 
 
@@ -223,7 +226,7 @@ def _session_rows(
 ) -> list[Reading]:
     window = (session_id, from_ms or 0, to_ms if to_ms is not None else 2**62)
     rows = db.execute(
-        f"SELECT {_READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
+        f"SELECT {READING_COLUMNS} FROM readings "  # noqa: S608 - fixed column list
         "WHERE session_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, device_id, seq",
         window,
     ).fetchall()
@@ -250,24 +253,7 @@ def _write(db: sqlite3.Connection, batch: Batch) -> int:
     before = db.total_changes
     db.execute("BEGIN")
     try:
-        # A reading stored again is kept once; one stored before its bed's session opened
-        # (the cuff cycled first) is given the session when the session takes it.
-        db.executemany(
-            f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 - fixed columns
-            f"VALUES ({', '.join('?' * (9 + len(VITALS)))}) "
-            "ON CONFLICT (site, bed, device_id, seq, ts_ms) DO UPDATE SET "
-            "session_id = excluded.session_id "
-            "WHERE readings.session_id IS NULL AND excluded.session_id IS NOT NULL",
-            [
-                (
-                    r.reading.device_id, r.reading.seq, r.reading.ts_ms, r.reading.ts,
-                    r.received_ms, r.reading.bed.site, r.reading.bed.bed, r.session_id,
-                    *(r.reading.vitals.get(vital) for vital in VITALS),
-                    json.dumps(r.reading.flags) if r.reading.flags else None,
-                )
-                for r in batch.readings
-            ],
-        )
+        db.executemany(reading_insert("?"), [reading_row(r) for r in batch.readings])
         new_readings = db.total_changes - before
         db.executemany("INSERT INTO outbox (line) VALUES (?)", [(x,) for x in batch.outbox])
         new_readings += len(batch.outbox)

@@ -74,19 +74,24 @@ class Migration:
     sql: str
 
 
-@functools.cache
-def migrations() -> tuple[Migration, ...]:
-    """Every migration shipped with the package, in order (numbered 1, 2, ... without gaps)."""
+def read_migrations(package: str) -> tuple[Migration, ...]:
+    """The numbered SQL files of ``package``, in order (numbered 1, 2, ... without gaps)."""
     found = []
-    for entry in resources.files(_MIGRATIONS).iterdir():
+    for entry in resources.files(package).iterdir():
         match = _FILE_NAME.fullmatch(entry.name)
         if match is not None:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda migration: migration.version)
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"{_MIGRATIONS}: migrations are not numbered 1, 2, ...: "
+        raise RuntimeError(f"{package}: migrations are not numbered 1, 2, ...: "
                            f"{[m.version for m in found]}")
     return tuple(found)
+
+
+@functools.cache
+def migrations() -> tuple[Migration, ...]:
+    """Every SQLite migration shipped with the package, in order."""
+    return read_migrations(_MIGRATIONS)
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> list[int]:
