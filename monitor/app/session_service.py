@@ -291,9 +291,9 @@ class SessionService(SessionBook):
         return engine if engine is not None and engine.session.id == session.id else None
 
     async def emit(self, events: list[AlarmEvent]) -> None:
-        """Show, page and store alarm events."""
+        """Show, page and store alarm events (waiting for the commit while storing works)."""
         self._alarms.publish(events)
-        await self._writer.commit(events)
+        await self._writer.record(events)
 
     def show(self, session: Session) -> None:
         """Show a changed session on the board."""
