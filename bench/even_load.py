@@ -9,11 +9,12 @@ run: no warm-up is left out. With ``--busy``, each rate runs a second time
 with a CPU-bound busy-loop process sharing the machine.
 
 Each rate also runs with a bare aiomqtt subscriber in the monitor's place
-(the ``bare`` rows): publish -> receive through the same broker, what this
-publisher and machine allow before any monitor work.
+(the ``bare`` rows): publish -> receive through the same broker, on a topic
+root the idle monitor does not subscribe to; what this publisher and machine
+allow before any monitor work.
 
 Run: ``.venv/bin/python -m bench.even_load [--rate 1000 4000] [--devices 4000]
-[--seconds 30] [--busy]``.
+[--seconds 30] [--busy] [--receivers bare monitor]``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,24 +41,30 @@ from tests.servers import mosquitto
 
 TICK_S = 0.001
 BUSY_LOOP = "while True: pass"
+BARE_ROOT = "bench-bare"  # a topic root the monitor does not subscribe to
 
 
-async def publish_evenly(port: int, site: str, devices: int, rate: float, seconds: float) -> None:
-    """``rate`` readings a second, round-robin over ``devices``, checked every millisecond.
+async def publish_evenly(port: int, root: str, devices: int, rate: float, seconds: float) -> None:
+    """``rate`` readings a second to ``root/<bed>/vitals``, round-robin over ``devices``.
+
+    The due readings are sent every millisecond.
 
     Each reading is stamped and handed to the client at once; its PUBACK is
     awaited in a task of its own, so one slow acknowledgement holds up no
-    later reading (the in-flight window is set wide for that).
+    later reading. The in-flight window is unlimited (0): with a limit, paho
+    walks every message in flight on each PUBACK, which at thousands in
+    flight made this publisher, not the receiver, the bottleneck.
     """
     beds = bed_names(devices)
     seqs = [0] * devices
     in_flight: set[asyncio.Future[None]] = set()
-    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=65535) as client:
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=0) as client:
         client.pending_calls_threshold = 1_000_000
         started = time.monotonic()
         sent = 0
-        while (elapsed := time.monotonic() - started) < seconds:
-            for _ in range(int(elapsed * rate) - sent):
+        total = int(rate * seconds)
+        while sent < total:
+            for _ in range(min(total, int((time.monotonic() - started) * rate)) - sent):
                 n = sent % devices
                 ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
                 payload = orjson.dumps({"v": 1, "device_id": f"ev-{n}", "seq": seqs[n], "ts": ts,
@@ -63,7 +72,7 @@ async def publish_evenly(port: int, site: str, devices: int, rate: float, second
                 seqs[n] += 1
                 sent += 1
                 publish = asyncio.ensure_future(client.publish(
-                    f"infusion/{site}/{beds[n]}/vitals", payload, qos=1, timeout=120))
+                    f"{root}/{beds[n]}/vitals", payload, qos=1, timeout=120))
                 in_flight.add(publish)
                 publish.add_done_callback(in_flight.discard)
             await asyncio.sleep(TICK_S)
@@ -72,9 +81,22 @@ async def publish_evenly(port: int, site: str, devices: int, rate: float, second
 
 
 def publisher_main() -> None:
-    """The publisher process: ``python -m bench.even_load --publish PORT SITE DEVICES RATE S``."""
-    port, site, devices, rate, seconds = sys.argv[2:7]
-    asyncio.run(publish_evenly(int(port), site, int(devices), float(rate), float(seconds)))
+    """The publisher process: ``python -m bench.even_load --publish PORT ROOT DEVICES RATE S``."""
+    port, root, devices, rate, seconds = sys.argv[2:7]
+    asyncio.run(publish_evenly(int(port), root, int(devices), float(rate), float(seconds)))
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic collection in this process while it times: its pauses are not the receiver's."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 async def finish(publisher: asyncio.subprocess.Process, timeout_s: float) -> None:
@@ -100,21 +122,22 @@ async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: s
         cpu_before, _ = proc_usage(monitor_pid)
         started = time.monotonic()
         publisher = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port), site,
-            str(devices), str(rate), str(seconds))
+            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port),
+            f"infusion/{site}", str(devices), str(rate), str(seconds))
         try:
-            while sample.received < expected:
-                try:
-                    async with asyncio.timeout(5):
-                        frame = orjson.loads(await board.recv())
-                except TimeoutError:
-                    break
-                now = time.time()
-                for message in frame if isinstance(frame, list) else [frame]:
-                    if message["type"] == "reading" and message["site"] == site:
-                        sent = datetime.fromisoformat(message["ts"]).timestamp()
-                        sample.latencies_ms.append((now - sent) * 1000)
-                        sample.received += 1
+            with collector_paused():
+                while sample.received < expected:
+                    try:
+                        async with asyncio.timeout(5):
+                            frame = orjson.loads(await board.recv())
+                    except TimeoutError:
+                        break
+                    now = time.time()
+                    for message in frame if isinstance(frame, list) else [frame]:
+                        if message["type"] == "reading" and message["site"] == site:
+                            sent = datetime.fromisoformat(message["ts"]).timestamp()
+                            sample.latencies_ms.append((now - sent) * 1000)
+                            sample.received += 1
         finally:
             await finish(publisher, seconds + 60)
     sample.seconds = time.monotonic() - started
@@ -129,13 +152,13 @@ async def measure_bare(broker_port: int, *, site: str, devices: int, rate: float
     sample = Sample(devices)
     expected = int(rate * seconds)
     async with aiomqtt.Client("127.0.0.1", broker_port) as subscriber:
-        await subscriber.subscribe(f"infusion/{site}/+/vitals", qos=1)
+        await subscriber.subscribe(f"{BARE_ROOT}/{site}/+/vitals", qos=1)
         started = time.monotonic()
         publisher = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port), site,
-            str(devices), str(rate), str(seconds))
+            sys.executable, "-m", "bench.even_load", "--publish", str(broker_port),
+            f"{BARE_ROOT}/{site}", str(devices), str(rate), str(seconds))
         try:
-            with contextlib.suppress(TimeoutError):
+            with collector_paused(), contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds + 30):
                     async for message in subscriber.messages:
                         sent = datetime.fromisoformat(
@@ -160,6 +183,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=4000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--busy", action="store_true", help="also run beside a busy loop")
+    parser.add_argument("--receivers", nargs="+", choices=("bare", "monitor"),
+                        default=["bare", "monitor"])
     args = parser.parse_args()
     print(f"{'rate/s':>7} {'receiver':>8} {'busy':>5} {'received':>9} {'p50 ms':>7} "
           f"{'p99 ms':>8} {'max ms':>8} {'monitor CPU %':>13}", flush=True)
@@ -169,7 +194,7 @@ def main() -> None:
             runs = [(rate, False) for rate in args.rate]
             runs += [(rate, True) for rate in args.rate] if args.busy else []
             for index, (rate, busy) in enumerate(runs):
-                for receiver in ("bare", "monitor"):
+                for receiver in args.receivers:
                     loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
                     try:
                         s = asyncio.run(
