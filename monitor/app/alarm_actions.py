@@ -15,9 +15,11 @@ from monitor.domain.alarm_ledger import UnknownAlarmError
 from monitor.domain.alarms import Alarm, AlarmEvent, Transition
 
 TICK_S: Final = 1.0
-TICK_SLOTS: Final = 10
+TICK_SLOTS: Final = 50
 """A tick's beds are spread over this many even steps of the interval: a tick over
 thousands of beds at once would hold up the readings arriving meanwhile."""
+TICK_YIELD_EVERY: Final = 16
+"""Within a step, readings get a turn after this many beds (about half a millisecond)."""
 
 
 class AlarmActions:
@@ -72,30 +74,34 @@ class AlarmActions:
         await self._emit(engine.pause(alarm_id, user, now_ms(), seconds))
         return engine.find(alarm_id)
 
-    async def tick(self, slot: int = 0, slots: int = 1) -> None:
-        """Let time pass for the beds in ``slot`` of ``slots``.
+    async def tick(self, slot: int = 0) -> None:
+        """Let time pass for the beds in ``slot`` (see :meth:`OpenSessions.in_slot`).
 
-        Silence, pauses, reminders and discharge readiness; a bed's slot is
-        fixed for its session.
+        Silence, pauses, reminders and discharge readiness. Readings get a
+        turn every ``TICK_YIELD_EVERY`` beds; a bed whose session ends
+        meanwhile is left alone.
         """
         now = now_ms()
-        for engine in self._open.engines():
-            if hash(engine.session.id) % slots != slot:
+        for n, engine in enumerate(self._open.in_slot(slot), start=1):
+            if self._open.engine(engine.session.bed) is not engine:
                 continue
             # the clock never waits for the store: silence must be raised while it fails
             await self._emit(engine.tick(now), wait=False)
             self._board.on_status(engine.session, engine.board_status(now))
+            if n % TICK_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     async def run_clock(self, interval_s: float = TICK_S) -> None:
-        """Tick forever: every bed once per ``interval_s``, in ``TICK_SLOTS`` even steps."""
+        """Tick forever: every bed once per ``interval_s``, its slots in even steps."""
         loop = asyncio.get_running_loop()
-        step_s = interval_s / TICK_SLOTS
+        slots = self._open.slots
+        step_s = interval_s / slots
         due = loop.time()
         while True:
-            for slot in range(TICK_SLOTS):
+            for slot in range(slots):
                 due += step_s
                 await asyncio.sleep(max(0.0, due - loop.time()))
-                await self.tick(slot, TICK_SLOTS)
+                await self.tick(slot)
 
     async def record_pages(self, outcomes: asyncio.Queue[Delivery]) -> None:
         """Record each page's outcome as it comes, forever."""

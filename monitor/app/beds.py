@@ -24,10 +24,13 @@ class OpenSessions:
     has an open session, until the session ends.
     """
 
-    def __init__(self, engines: Iterable[BedEngine] = ()) -> None:
-        self._by_bed: dict[BedRef, BedEngine] = {e.session.bed: e for e in engines}
+    def __init__(self, engines: Iterable[BedEngine] = (), *, slots: int = 1) -> None:
+        self._by_bed: dict[BedRef, BedEngine] = {}
         self._owners: dict[str, BedRef] = {}
         self._last_bp: dict[BedRef, StoredReading] = {}
+        self._slots: list[list[BedEngine]] = [[] for _ in range(slots)]
+        for engine in engines:
+            self.open(engine)
 
     def hold(self, stored: StoredReading) -> None:
         """Keep the latest reading with a blood pressure of a bed with no session.
@@ -58,14 +61,38 @@ class OpenSessions:
         """Every open session's engine."""
         return list(self._by_bed.values())
 
+    @property
+    def slots(self) -> int:
+        """How many slots the engines are spread over (see :meth:`in_slot`)."""
+        return len(self._slots)
+
+    def in_slot(self, slot: int) -> list[BedEngine]:
+        """The engines in ``slot``: a session's slot is fixed for as long as it is open.
+
+        The alarm clock ticks one slot at a time, so it never walks every bed
+        to find one slot's.
+        """
+        return list(self._slots[slot])
+
     def open(self, engine: BedEngine) -> None:
         """A session opened at the engine's bed."""
+        self._leave_slot(engine.session.bed)
         self._by_bed[engine.session.bed] = engine
+        self._slots[self._slot_of(engine)].append(engine)
 
     def close(self, bed: BedRef) -> None:
         """The bed's session ended: its devices are free to go elsewhere."""
+        self._leave_slot(bed)
         self._by_bed.pop(bed, None)
         self._owners = {device: owner for device, owner in self._owners.items() if owner != bed}
+
+    def _slot_of(self, engine: BedEngine) -> int:
+        return hash(engine.session.id) % len(self._slots)
+
+    def _leave_slot(self, bed: BedRef) -> None:
+        engine = self._by_bed.get(bed)
+        if engine is not None:
+            self._slots[self._slot_of(engine)].remove(engine)
 
     def holding(self, alarm_id: str) -> BedEngine:
         """The engine holding an open alarm.

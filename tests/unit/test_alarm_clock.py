@@ -9,7 +9,7 @@ from collections import Counter
 from typing import ClassVar, cast
 
 from monitor.api.hub import BoardHub
-from monitor.app.alarm_actions import TICK_SLOTS, AlarmActions
+from monitor.app.alarm_actions import TICK_SLOTS, TICK_YIELD_EVERY, AlarmActions
 from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
 from monitor.app.counters import Counters
@@ -43,7 +43,7 @@ class CountingEngine(BedEngine):
         return super().tick(now_ms)
 
 
-def clock(beds: int) -> AlarmActions:
+def clock(beds: int) -> tuple[AlarmActions, OpenSessions]:
     CountingEngine.ticks.clear()
     CountingEngine.times.clear()
     profile = default_profile()
@@ -53,16 +53,17 @@ def clock(beds: int) -> AlarmActions:
                for n in range(beds)]
     board, writer = Board(BoardHub(10)), cast(BatchWriter, Writer())
     fanout = AlarmFanout(board)
-    return AlarmActions(OpenSessions(engines), fanout, writer, board,
-                        system=SystemAlarms(fanout, writer), counters=Counters())
+    sessions = OpenSessions(engines, slots=TICK_SLOTS)
+    return AlarmActions(sessions, fanout, writer, board, system=SystemAlarms(fanout, writer),
+                        counters=Counters()), sessions
 
 
 def test_the_slots_of_a_tick_take_every_bed_exactly_once() -> None:
-    actions = clock(200)
+    actions, _ = clock(200)
 
     async def all_slots() -> None:
         for slot in range(TICK_SLOTS):
-            await actions.tick(slot, TICK_SLOTS)
+            await actions.tick(slot)
 
     asyncio.run(all_slots())
     assert len(CountingEngine.ticks) == 200
@@ -70,7 +71,7 @@ def test_the_slots_of_a_tick_take_every_bed_exactly_once() -> None:
 
 
 def test_the_clock_spreads_one_interval_of_ticks_over_the_whole_interval() -> None:
-    actions = clock(200)
+    actions, _ = clock(200)
     interval_s = 0.5
 
     async def one_interval() -> None:
@@ -85,3 +86,28 @@ def test_the_clock_spreads_one_interval_of_ticks_over_the_whole_interval() -> No
     assert len(CountingEngine.ticks) > 150  # the last slot may fall just after the window
     times = CountingEngine.times
     assert max(times) - min(times) > interval_s * 0.7  # spread, not one burst
+
+
+def test_a_slot_gives_readings_a_turn_and_skips_a_session_ended_meanwhile() -> None:
+    beds = TICK_SLOTS * TICK_YIELD_EVERY * 3
+    actions, sessions = clock(beds)
+    slot = max(range(TICK_SLOTS), key=lambda s: len(sessions.in_slot(s)))
+    in_slot = sessions.in_slot(slot)
+    last = in_slot[-1]
+    turns = 0
+
+    async def reading_arrives() -> None:
+        nonlocal turns
+        turns += 1
+        sessions.close(last.session.bed)  # ends while the slot is being ticked
+
+    async def run() -> None:
+        arrival = asyncio.get_running_loop().create_task(reading_arrives())
+        await actions.tick(slot)
+        await arrival
+
+    asyncio.run(run())
+    assert turns == 1
+    ticked = {session for session, n in CountingEngine.ticks.items() if n}
+    assert ticked == {engine.session.id for engine in in_slot[:-1]}
+    assert sum(len(sessions.in_slot(s)) for s in range(TICK_SLOTS)) == beds - 1
