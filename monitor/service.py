@@ -32,7 +32,7 @@ from monitor.api.hub import BoardHub
 from monitor.api.metrics import render as render_metrics
 from monitor.api.standby import create_standby_app
 from monitor.app.access import issue_demo_tokens, keep_tokens_fresh, load_tokens
-from monitor.app.alarm_actions import AlarmActions
+from monitor.app.alarm_actions import TICK_SLOTS, AlarmActions
 from monitor.app.beds import AlarmFanout, OpenSessions
 from monitor.app.board import Board
 from monitor.app.care_service import CareService
@@ -45,7 +45,7 @@ from monitor.app.session_service import SessionService
 from monitor.app.standby import ActiveStandby
 from monitor.app.supervision import Work, supervised
 from monitor.app.system_alarms import SYSTEM_BED, SystemAlarms
-from monitor.app.upkeep import heartbeat, prune_forever
+from monitor.app.upkeep import heartbeat, keep_collections_short, prune_forever
 from monitor.app.writer import BatchWriter
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.care import SessionCare
@@ -181,7 +181,7 @@ class Monitor:
             self.shipper = OutboxShipper(store, self.influx, batch=settings.outbox_batch,
                                          on_outage=self.system.store_outage)
             self.writer.on_commit = self.shipper.kick
-        self.open_sessions = OpenSessions()
+        self.open_sessions = OpenSessions(slots=TICK_SLOTS)
         self.sessions = SessionService(
             store, self.open_sessions, self.board, alarms=self.alarms, writer=self.writer,
             vitals=self.vitals, profiles=profiles, default_profile=settings.thresholds_profile)
@@ -260,12 +260,13 @@ class Monitor:
             SettingsError: The HTTP server could not start.
         """
         settings = self.settings
+        app = create_app(self.api_context())
         # What start-up built (modules, the API's schemas, restored sessions) lives
         # as long as the process: leave it out of the collector's full passes.
         gc.collect()
         gc.freeze()
         server = uvicorn.Server(uvicorn.Config(
-            create_app(self.api_context()), host=settings.http_host, port=settings.http_port,
+            app, host=settings.http_host, port=settings.http_port,
             log_level="warning", access_log=False, lifespan="off",
             # Board frames are small and go out thousands of times a second on a
             # clinic's LAN: compressing each costs more CPU than it saves.
@@ -292,6 +293,7 @@ class Monitor:
                 loop("broker-watch", lambda: self.system.watch_broker(
                     self.ingest.connected, settings.broker_alarm_after_s)),
                 loop("heartbeat", lambda: heartbeat(self.store)),
+                loop("collections", keep_collections_short),
                 *await self._storage_tasks(loop, stack),
             ]
             if self._roles is not None:  # not supervised: a lost lease ends the service
