@@ -74,7 +74,13 @@ class BufferedClient(paho.Client):
         return super()._packet_read()
 
     def _take_publish(self) -> bool:
-        """Hand the buffer's next packet to ``take`` if it is a PUBLISH for the fast path."""
+        """Hand the buffer's next packet to ``take`` if it is a PUBLISH for the fast path.
+
+        An empty buffer is filled first: a message that comes alone (readings
+        spread evenly over time) opens a read of its own.
+        """
+        if self._pos == len(self._buffer) and not self._fill():
+            return False
         buf, start = self._buffer, self._pos
         header = buf[start] if start < len(buf) else 0
         qos = (header >> 1) & 3
@@ -100,6 +106,21 @@ class BufferedClient(paho.Client):
             self._last_bytes_received = paho.time_func()
         assert self.take is not None  # checked by _packet_read
         self.take(buf[pos + 2:topic_end], buf[payload_start:packet_end], mid, qos)
+        return True
+
+    def _fill(self) -> bool:
+        """Read the socket into the empty buffer; False if nothing came.
+
+        Nothing to read, a failed connection and a closed one are all left to
+        paho's own read, which meets them again and handles them as it does.
+        """
+        try:
+            data = super()._sock_recv(RECV_BYTES)
+        except OSError:
+            return False
+        if not data:
+            return False
+        self._buffer, self._pos = data, 0
         return True
 
     def puback(self, mids: Iterable[int]) -> None:

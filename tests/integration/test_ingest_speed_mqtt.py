@@ -17,6 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from monitor.adapters.mqtt import BrokerAddress, Inbox, MqttIngest
+from monitor.adapters.mqtt_link import BufferedClient
 from monitor.app.ports import Inbound
 from tests.integration.conftest import Mosquitto
 
@@ -78,3 +79,27 @@ async def test_every_message_arrives_as_sent_whichever_path_takes_it(
     async with ingesting(mosquitto, site, again, protocol):
         await asyncio.sleep(0.5)
     assert again.empty()
+
+
+async def test_a_message_that_comes_alone_takes_the_fast_path(
+    mosquitto: Mosquitto, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readings spread evenly arrive one to a read: each still skips paho's decoding."""
+    decoded_by_paho = 0
+    handle_publish = BufferedClient._handle_publish  # noqa: SLF001 - paho's decoding, counted
+
+    def counted(client: BufferedClient) -> object:
+        nonlocal decoded_by_paho
+        decoded_by_paho += 1
+        return handle_publish(client)
+
+    monkeypatch.setattr(BufferedClient, "_handle_publish", counted)
+    inbox = Inbox(100)
+    async with ingesting(mosquitto, site, inbox, "5") as ingest, aiomqtt.Client(
+            "127.0.0.1", mosquitto.port) as pub:
+        for n in range(20):
+            await pub.publish(f"infusion/{site}/b1/vitals", f"{n}".encode(), qos=1)
+            message = await asyncio.wait_for(inbox.get(), 10)
+            assert message.payload == f"{n}".encode()
+            ingest.ack([message.ack])
+    assert decoded_by_paho == 0
