@@ -137,6 +137,12 @@ async def publisher(mosquitto: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
         yield client
 
 
+async def publish_reading(mosquitto: Mosquitto, site: str, bed: str, payload: bytes) -> None:
+    """One reading from ``bed`` of ``site``, at QoS 1."""
+    async with publisher(mosquitto) as mqtt:
+        await mqtt.publish(f"infusion/{site}/{bed}/vitals", payload, qos=1)
+
+
 async def system_alarms(monitor: RunningMonitor) -> dict[str, str]:
     """The monitor's own open alarms on the board (``system/monitor``): code -> priority."""
     async with monitor.api() as http:

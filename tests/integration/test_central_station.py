@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     Mosquitto,
     RunningMonitor,
     eventually,
+    publish_reading,
     publisher,
     reading,
 )
@@ -203,9 +204,8 @@ async def test_a_session_with_one_bp_point_is_charted_on_today_s_clock_with_its_
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
     session_id = await monitor.open_session("chair-1")
-    async with publisher(mosquitto) as mqtt:
-        await mqtt.publish(f"infusion/{monitor.site}/chair-1/vitals",
-                           reading(1, sbp=150, dbp=101, map=117), qos=1)
+    await publish_reading(mosquitto, monitor.site, "chair-1",
+                          reading(1, sbp=150, dbp=101, map=117))
     await stored(monitor, session_id, 1)
     page = await session_page(browser, monitor, session_id)
     await expect(page.locator("#chart-bp canvas")).to_have_count(1)

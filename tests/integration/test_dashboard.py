@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     eventually,
     free_port,
     monitor_running,
+    publish_reading,
     publisher,
     reading,
 )
@@ -274,9 +275,7 @@ async def test_the_session_page_opens_its_report_and_downloads_its_exports(
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
     session_id = await monitor.open_session("chair-3")
-    async with publisher(mosquitto) as mqtt:
-        await mqtt.publish(f"infusion/{monitor.site}/chair-3/vitals",
-                           reading(0, "mon-3", hr=72, spo2=98), qos=1)
+    await publish_reading(mosquitto, monitor.site, "chair-3", reading(0, "mon-3", hr=72, spo2=98))
     async with monitor.api() as http:
         async def stored() -> bool:
             got = await http.get(f"/api/sessions/{session_id}/vitals")

@@ -12,7 +12,14 @@ from playwright.async_api import Browser, Page, expect
 
 from device_sim.cli import chair_specs
 from monitor.demo import run_demo
-from tests.integration.conftest import Mosquitto, RunningMonitor, eventually, publisher, reading
+from tests.integration.conftest import (
+    Mosquitto,
+    RunningMonitor,
+    eventually,
+    publish_reading,
+    publisher,
+    reading,
+)
 from tests.integration.test_dashboard import ARTIFACTS, board, chromium
 
 pytestmark = pytest.mark.integration
@@ -44,9 +51,8 @@ async def test_an_alarm_reads_as_value_against_limit_and_its_priority_stands_apa
     monitor: RunningMonitor, mosquitto: Mosquitto, browser: Browser
 ) -> None:
     session_id = await monitor.open_session("chair-1")
-    async with publisher(mosquitto) as mqtt:
-        await mqtt.publish(f"infusion/{monitor.site}/chair-1/vitals",
-                           reading(1, sbp=150, dbp=101, map=117), qos=1)
+    await publish_reading(mosquitto, monitor.site, "chair-1",
+                          reading(1, sbp=150, dbp=101, map=117))
     page = await board(browser, monitor.url, await monitor.token("nurse-kit", "nurse"))
     item = page.locator(f'[data-bed="{monitor.site}/chair-1"] .alarms li')
     await expect(item.locator(".alarm-text")).to_have_text("DBP 101 ≥ 100 mmHg · ACTIVE")
