@@ -11,6 +11,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Final
 
+import uvloop
+
 from device_sim.cli import chair_specs
 from monitor.adapters.mqtt import BrokerAddress
 from monitor.api.exports import to_csv, to_html, to_jsonl
@@ -186,6 +188,6 @@ def main(argv: list[str] | None = None) -> None:
         settings = settings.model_copy(update={"paging_file": DEMO_PAGING})
         _say(f"Pages: {settings.data_dir / DEMO_PAGES} (tail -f it to watch them arrive)")
     try:
-        asyncio.run(run_monitor(settings, demo=args.command == "demo", on_started=started))
+        uvloop.run(run_monitor(settings, demo=args.command == "demo", on_started=started))
     except SettingsError as error:
         sys.exit(f"monitor: {error}")
