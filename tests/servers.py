@@ -84,12 +84,13 @@ class MosquittoProcess:
 
 @contextmanager
 def mosquitto(directory: Path) -> Iterator[Mosquitto]:
-    """Mosquitto with the queue settings of config/mosquitto.conf, anonymous, on a free port."""
+    """Mosquitto with the queue and socket settings of config/mosquitto.conf, anonymous."""
     port = free_port()
     config = directory / "mosquitto.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
         "max_queued_messages 4000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
+        "set_tcp_nodelay true\n"
         f"persistence true\npersistence_location {directory}/\n"
     )
     process = MosquittoProcess(config, port)
