@@ -1,4 +1,4 @@
-"""Waiting for alarm events to be stored never outlasts the store's working."""
+"""The writer: commits gathered, and waiting for one never outlasts the store's working."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sqlite3
 from typing import cast
 
 from monitor.app.counters import Counters
-from monitor.app.ports import Batch, RecordStore
+from monitor.app.ports import AckToken, Batch, RecordStore
 from monitor.app.system_alarms import SYSTEM_BED
-from monitor.app.writer import BatchWriter
+from monitor.app.writer import COMMIT_SPACING_S, BatchWriter, Pending
 from monitor.domain.alarms import Alarm, AlarmEvent
 
 
@@ -56,3 +56,38 @@ def test_a_caller_waiting_for_a_commit_is_let_go_once_commits_fail_and_nothing_i
 
     asyncio.run(start_up_on_a_full_disk())
     assert [event.alarm.code for event in disk.stored] == ["monitor_restarted"]
+
+
+class Disk:
+    """A record store that keeps the size of each commit (a unit-test stand-in)."""
+
+    def __init__(self) -> None:
+        self.commits: list[int] = []
+        self.dead_letters_pruned = 0
+
+    async def write(self, batch: Batch) -> int:
+        self.commits.append(len(batch.alarm_events))
+        return len(batch.alarm_events)
+
+
+def test_what_comes_in_soon_after_a_commit_is_gathered_into_the_next_one() -> None:
+    disk = Disk()
+    acked: list[AckToken] = []
+    writer = BatchWriter(cast(RecordStore, disk), acked.extend, Counters(),
+                         batch_size=100, queue_size=100)
+
+    async def a_reading_a_millisecond() -> None:
+        running = asyncio.create_task(writer.run())
+        for mid in range(6):  # spread over about half the spacing
+            await writer.submit(Pending(AckToken(1, mid, 1), events=[restarted()]))
+            await asyncio.sleep(COMMIT_SPACING_S / 12)
+        async with asyncio.timeout(5):
+            await writer.join()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    asyncio.run(a_reading_a_millisecond())
+    # the first goes at once; before, each of the others was committed alone as it came
+    assert disk.commits == [1, 5]
+    assert [token.mid for token in acked] == [0, 1, 2, 3, 4, 5]
