@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 BENCHMARKS = (
-    "bench.page_latency", "bench.sim_capacity", "bench.storage", "bench.faults",
+    "bench.hot_path", "bench.page_latency", "bench.sim_capacity", "bench.storage", "bench.faults",
     "bench.ws_stuck", "bench.scale", "bench.profile",
     "bench.false_alarms", "bench.what_if_load", "bench.even_load", "bench.failover",
 )

@@ -103,11 +103,14 @@ def new_alarm_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a condition says now: present at ``priority`` (None: absent)."""
+    """What a condition says now: present at ``priority`` with ``limit`` (None: absent)."""
 
     priority: Priority | None
-    value: float
     limit: float | None
+
+
+ABSENT: Final = Verdict(None, None)
+"""The condition is not present (shared: a calm bed allocates nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,8 @@ def judge(
     """
     if late:
         return condition, _spot_verdict(rules, value, baseline)
+    if not condition.since_ms and not _breaches_any(rules, value, baseline):
+        return CLEAR, ABSENT
     last_device = condition.last_device_ms
     device_back = last_device is not None and device_ms < last_device
     since: dict[int, int] = {}
@@ -171,9 +176,18 @@ def judge(
             if top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]:
                 top, top_limit = rule, limit
     if not since:
-        return CLEAR, Verdict(None, value, None)
-    verdict = Verdict(None, value, None) if top is None else Verdict(top.priority, value, top_limit)
+        return CLEAR, ABSENT
+    verdict = ABSENT if top is None else Verdict(top.priority, top_limit)
     return Condition(since, since_device, frozenset(satisfied), device_ms), verdict
+
+
+def _breaches_any(rules: tuple[Rule, ...], value: float, baseline: Mapping[str, float]) -> bool:
+    """Whether ``value`` breaches any rule, without hysteresis (no rule is holding)."""
+    for rule in rules:
+        limit = rule.limit if rule.limit is not None else rule.limit_for(baseline)
+        if limit is not None and rule.breached_by(value, limit):
+            return True
+    return False
 
 
 def _spot_verdict(
@@ -186,7 +200,7 @@ def _spot_verdict(
         if rule.delay_ms == 0 and limit is not None and rule.breached_by(value, limit) and (
                 top is None or PRIORITY_RANK[rule.priority] > PRIORITY_RANK[top.priority]):
             top, top_limit = rule, limit
-    return None if top is None else Verdict(top.priority, value, top_limit)
+    return None if top is None else Verdict(top.priority, top_limit)
 
 
 def worse(code: str, current: float | None, value: float | None) -> float | None:
