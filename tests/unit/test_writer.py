@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from typing import cast
 
 from monitor.app.counters import Counters
@@ -36,23 +37,32 @@ def restarted() -> AlarmEvent:
     return AlarmEvent("raised", alarm)
 
 
+@contextlib.asynccontextmanager
+async def running(writer: BatchWriter) -> AsyncIterator[None]:
+    """The writer's loop runs inside; on leaving, it commits what it holds, then stops."""
+    loop = asyncio.create_task(writer.run())
+    try:
+        yield
+        async with asyncio.timeout(5):
+            await writer.join()
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+
+
 def test_a_caller_waiting_for_a_commit_is_let_go_once_commits_fail_and_nothing_is_lost() -> None:
     disk = FullDisk()
     writer = BatchWriter(cast(RecordStore, disk), lambda tokens: None, Counters(),
                          batch_size=10, queue_size=10)
 
     async def start_up_on_a_full_disk() -> None:
-        running = asyncio.create_task(writer.run())
-        async with asyncio.timeout(2):  # before: waited for space, however long that took
-            await writer.record([restarted()])
-        assert writer.failing is not None
-        assert disk.stored == []
-        disk.space = True
-        async with asyncio.timeout(5):
-            await writer.join()
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        async with running(writer):
+            async with asyncio.timeout(2):  # before: waited for space, however long that took
+                await writer.record([restarted()])
+            assert writer.failing is not None
+            assert disk.stored == []
+            disk.space = True
 
     asyncio.run(start_up_on_a_full_disk())
     assert [event.alarm.code for event in disk.stored] == ["monitor_restarted"]
@@ -77,15 +87,10 @@ def test_what_comes_in_soon_after_a_commit_is_gathered_into_the_next_one() -> No
                          batch_size=100, queue_size=100)
 
     async def a_reading_a_millisecond() -> None:
-        running = asyncio.create_task(writer.run())
-        for mid in range(6):  # spread over about half the spacing
-            await writer.submit(Pending(AckToken(1, mid, 1), events=[restarted()]))
-            await asyncio.sleep(COMMIT_SPACING_S / 12)
-        async with asyncio.timeout(5):
-            await writer.join()
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        async with running(writer):
+            for mid in range(6):  # spread over about half the spacing
+                await writer.submit(Pending(AckToken(1, mid, 1), events=[restarted()]))
+                await asyncio.sleep(COMMIT_SPACING_S / 12)
 
     asyncio.run(a_reading_a_millisecond())
     # the first goes at once; before, each of the others was committed alone as it came
