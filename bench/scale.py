@@ -98,7 +98,10 @@ def bed_names(beds: int) -> list[str]:
 
 async def set_sessions(http_port: int, site: str, beds: list[str], *, end: bool = False) -> None:
     """Open a session at every bed of ``site`` (or end the open ones)."""
+    # A connection idle for the server's keep-alive (5 s) may be closed by it just as it is
+    # reused (a batch can take that long beside a busy loop): idle ones are not reused after 1 s.
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=60,
+                                 limits=httpx.Limits(keepalive_expiry=1.0),
                                  headers={"Authorization": f"Bearer {TOKEN}"}) as api:
         if end:
             response = await api.get("/api/sessions", params={"open": "true"})
