@@ -4,7 +4,10 @@ Each step runs over the same readings (one device, HR 72, SpO2 98, RR 14,
 EtCO2 36, once a second) and prints microseconds of wall time per reading:
 the topic and the payload checked, the seq de-duplicated, the alarm engine
 judging a calm patient of the default profile during the infusion, and the
-board's tile updated with the message serialised for one screen. The
+board's tile updated with the message serialised for one screen. Then the
+pager's cost an alarm event while ``--alarms`` alarms stand (as when
+thousands of beds open their sessions at once): each alarm cleared and
+raised again, its page delivered to a target that keeps nothing. The
 end-to-end benchmarks (``bench.even_load``, ``bench.scale``) show what these
 add up to with the broker, the store and the screens around them.
 """
@@ -12,16 +15,22 @@ add up to with the broker, the store and the screens around them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import orjson
 
 from monitor.api.hub import BoardHub
 from monitor.app.board import Board
+from monitor.app.pager import Pager, Retry
+from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.engine import BedEngine
 from monitor.domain.limits import load_profiles
+from monitor.domain.paging import PagingPolicy, Tier
 from monitor.domain.readings import BedRef, Reading, parse_reading, parse_topic
 from monitor.domain.sequence import SequenceTracker
 from monitor.domain.sessions import Session
@@ -46,10 +55,44 @@ def per_reading_us(step: Callable[[], object], count: int) -> float:
     return (time.perf_counter() - started) * 1e6 / count
 
 
+class Nowhere:
+    """A paging target that delivers every page at once and keeps none."""
+
+    name = "nowhere"
+
+    async def send(self, page: dict[str, Any]) -> None:
+        """Take the page."""
+
+
+async def pager_per_event_us(standing: int) -> float:
+    """Microseconds the pager takes an event while ``standing`` alarms stand.
+
+    Each alarm is cleared and raised again (two events), and its page delivered.
+    """
+    policy = PagingPolicy((Tier("nurses", frozenset({"low", "medium", "high"}), ("nowhere",),
+                                None),))
+    pager = Pager(policy, {"nowhere": (Nowhere(), Retry(attempts=1, backoff_s=0))})
+    alarms = [Alarm(f"a-{n}", BedRef("clinic", f"chair-{n}"), f"s-{n}", "technical", "silent",
+                    None, "medium", "active", None, None, START_MS, START_MS)
+              for n in range(standing)]
+    for alarm in alarms:
+        pager.notify(AlarmEvent("raised", alarm))
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    for alarm in alarms:
+        pager.notify(AlarmEvent("cleared", replace(alarm, state="cleared")))
+        pager.notify(AlarmEvent("raised", alarm))
+        await asyncio.sleep(0)
+    elapsed = time.perf_counter() - started
+    await pager.close()
+    return elapsed * 1e6 / (2 * standing)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readings", type=int, default=100_000)
+    parser.add_argument("--alarms", type=int, nargs="+", default=[100, 4000])
     args, _ = parser.parse_known_args()
     count = args.readings
     raw = payloads(count)
@@ -91,6 +134,10 @@ def main() -> None:
     print(f"{count:,} readings; microseconds a reading")
     for name, step in steps.items():
         print(f"{name:>14} {per_reading_us(step, count):7.2f}", flush=True)
+    print("microseconds an alarm event")
+    for standing in args.alarms:
+        label = f"pager, {standing:,} standing"
+        print(f"{label:>24} {asyncio.run(pager_per_event_us(standing)):7.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ class Pager:
         self.outcomes: asyncio.Queue[Delivery] = asyncio.Queue()
         """Every delivery's outcome, for the audit log (see ``AlarmActions.record_pages``)."""
         self._alarms: dict[str, Alarm] = {}
-        self._paged: set[tuple[str, int, str]] = set()
+        self._paged: dict[str, set[tuple[int, str]]] = {}
+        """Per alarm, the (tier, priority) pairs it was paged for, so one is forgotten alone."""
         self._reached: dict[str, int] = {}
         self._escalations: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,12 +115,12 @@ class Pager:
             if escalation is not None:
                 escalation.cancel()
             if alarm.state == "cleared":
-                self._paged = {key for key in self._paged if key[0] != alarm.id}
+                self._paged.pop(alarm.id, None)
                 self._reached.pop(alarm.id, None)
             return
         self._alarms[alarm.id] = alarm
         if event.transition == "reminder":  # still unresolved: page afresh, from the first tier
-            self._paged = {key for key in self._paged if key[0] != alarm.id}
+            self._paged.pop(alarm.id, None)
             self._reached.pop(alarm.id, None)
         if event.transition in ("raised", "priority_changed", "pause_ended", "reminder"):
             tier = self._policy.first_tier(alarm)
@@ -128,9 +129,9 @@ class Pager:
 
     def _page(self, alarm: Alarm, tier: int) -> None:
         spec = self._policy.tiers[tier]
-        key = (alarm.id, tier, alarm.priority)
-        if key not in self._paged:
-            self._paged.add(key)
+        paged = self._paged.setdefault(alarm.id, set())
+        if (tier, alarm.priority) not in paged:
+            paged.add((tier, alarm.priority))
             for name in spec.targets:
                 target, retry = self._targets[name]
                 self._spawn(self._deliver(alarm, spec.name, target, retry), f"page-{name}")
