@@ -7,7 +7,8 @@ judging a calm patient of the default profile during the infusion, and the
 board's tile updated with the message serialised for one screen. Then the
 pager's cost an alarm event while ``--alarms`` alarms stand (as when
 thousands of beds open their sessions at once): each alarm cleared and
-raised again, its page delivered to a target that keeps nothing. The
+raised again, its page delivered to a target that keeps nothing; and what
+ending a session costs while that many are open, each holding a device. The
 end-to-end benchmarks (``bench.even_load``, ``bench.scale``) show what these
 add up to with the broker, the store and the screens around them.
 """
@@ -25,11 +26,12 @@ from typing import Any
 import orjson
 
 from monitor.api.hub import BoardHub
+from monitor.app.beds import OpenSessions
 from monitor.app.board import Board
 from monitor.app.pager import Pager, Retry
 from monitor.domain.alarms import Alarm, AlarmEvent
 from monitor.domain.engine import BedEngine
-from monitor.domain.limits import load_profiles
+from monitor.domain.limits import Profile, load_profiles
 from monitor.domain.paging import PagingPolicy, Tier
 from monitor.domain.readings import BedRef, Reading, parse_reading, parse_topic
 from monitor.domain.sequence import SequenceTracker
@@ -88,6 +90,21 @@ async def pager_per_event_us(standing: int) -> float:
     return elapsed * 1e6 / (2 * standing)
 
 
+def session_end_us(profile: Profile, sessions: int) -> float:
+    """Microseconds ending a session takes (its devices freed) while ``sessions`` are open."""
+    beds = [BedRef("clinic", f"chair-{n}") for n in range(sessions)]
+    open_sessions = OpenSessions(
+        BedEngine(Session(f"s-{n}", bed, f"p-{n}", "infusion", {"infusion": START_MS},
+                          profile.name), profile, now_ms=START_MS)
+        for n, bed in enumerate(beds))
+    for n, bed in enumerate(beds):
+        open_sessions.owner(f"dev-{n}", bed)
+    started = time.perf_counter()
+    for bed in beds:
+        open_sessions.close(bed)
+    return (time.perf_counter() - started) * 1e6 / sessions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,6 +155,10 @@ def main() -> None:
     for standing in args.alarms:
         label = f"pager, {standing:,} standing"
         print(f"{label:>24} {asyncio.run(pager_per_event_us(standing)):7.2f}", flush=True)
+    print("microseconds a session's end")
+    for standing in args.alarms:
+        label = f"{standing:,} open"
+        print(f"{label:>24} {session_end_us(profile, standing):7.2f}", flush=True)
 
 
 if __name__ == "__main__":

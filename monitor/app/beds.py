@@ -27,6 +27,8 @@ class OpenSessions:
     def __init__(self, engines: Iterable[BedEngine] = (), *, slots: int = 1) -> None:
         self._by_bed: dict[BedRef, BedEngine] = {}
         self._owners: dict[str, BedRef] = {}
+        self._claimed: dict[BedRef, list[str]] = {}
+        """The devices each bed holds, freed together when its session ends."""
         self._last_bp: dict[BedRef, StoredReading] = {}
         self._slots: list[list[BedEngine]] = [[] for _ in range(slots)]
         for engine in engines:
@@ -51,6 +53,7 @@ class OpenSessions:
         owner = self._owners.get(device_id)
         if owner is None and bed in self._by_bed:
             owner = self._owners[device_id] = bed
+            self._claimed.setdefault(bed, []).append(device_id)
         return owner
 
     def engine(self, bed: BedRef) -> BedEngine | None:
@@ -84,7 +87,8 @@ class OpenSessions:
         """The bed's session ended: its devices are free to go elsewhere."""
         self._leave_slot(bed)
         self._by_bed.pop(bed, None)
-        self._owners = {device: owner for device, owner in self._owners.items() if owner != bed}
+        for device_id in self._claimed.pop(bed, ()):
+            del self._owners[device_id]
 
     def _slot_of(self, engine: BedEngine) -> int:
         return hash(engine.session.id) % len(self._slots)
