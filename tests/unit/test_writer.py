@@ -86,13 +86,13 @@ def test_what_comes_in_soon_after_a_commit_is_gathered_into_the_next_one() -> No
     writer = BatchWriter(cast(RecordStore, disk), acked.extend, Counters(),
                          batch_size=100, queue_size=100)
 
-    async def a_reading_a_millisecond() -> None:
+    async def readings_within_the_spacing() -> None:
         async with running(writer):
             for mid in range(6):  # spread over about half the spacing
                 await writer.submit(Pending(AckToken(1, mid, 1), events=[restarted()]))
                 await asyncio.sleep(COMMIT_SPACING_S / 12)
 
-    asyncio.run(a_reading_a_millisecond())
+    asyncio.run(readings_within_the_spacing())
     # the first goes at once; before, each of the others was committed alone as it came
     assert disk.commits == [1, 5]
     assert [token.mid for token in acked] == [0, 1, 2, 3, 4, 5]
