@@ -6,9 +6,11 @@ the monitor has never seen, each with an open session, to a monitor (its own pro
 with a board connected. Latency runs from the reading's timestamp, taken just
 before it is published, to its arrival on the board. p99 is over the whole
 run: no warm-up is left out. The publisher and the timing process run on
-uvloop, as the monitor does, so that the rig takes as little of the machine
-as it can. With ``--busy``, each rate runs a second time
-with a CPU-bound busy-loop process sharing the machine.
+uvloop, as the monitor does, and the timing process only stamps each frame's
+arrival while it runs, parsing them afterwards, so that the rig takes as
+little of the machine as it can. ``frames`` is how many WebSocket frames
+carried the run's readings to the board. With ``--busy``, each rate runs a
+second time with a CPU-bound busy-loop process sharing the machine.
 
 Each rate also runs with a bare aiomqtt subscriber in the monitor's place
 (the ``bare`` rows): publish -> receive through the same broker, on a topic
@@ -125,10 +127,18 @@ async def finish(publisher: asyncio.subprocess.Process, timeout_s: float) -> Non
 
 async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: str,
                   devices: int, rate: float, seconds: float) -> Sample:
-    """One run: sessions opened at every device's bed, then the publisher; all of it timed."""
+    """One run: sessions opened at every device's bed, then the publisher; all of it timed.
+
+    While it runs, each frame is only stamped with its arrival and kept; the
+    readings in it are counted by their opening bytes, and parsed once the
+    run is over, so that this process takes as little of the machine as it
+    can while the monitor is timed.
+    """
     sample = Sample(devices)
     await set_sessions(http_port, site, bed_names(devices))
     expected = int(rate * seconds)
+    needle = b'{"type":"reading","site":' + orjson.dumps(site) + b","
+    arrivals: list[tuple[float, bytes]] = []
     url = f"ws://127.0.0.1:{http_port}/ws/board?token={TOKEN}"
     async with websockets.connect(url, max_size=None) as board:
         await board.recv()
@@ -139,31 +149,40 @@ async def measure(broker_port: int, http_port: int, monitor_pid: int, *, site: s
             f"infusion/{site}", str(devices), str(rate), str(seconds))
         try:
             with collector_paused():
-                while sample.received < expected:
+                seen = 0
+                while seen < expected:
                     try:
                         async with asyncio.timeout(5):
-                            frame = orjson.loads(await board.recv())
+                            frame = await board.recv(decode=False)
                     except TimeoutError:
                         break
-                    now = time.time()
-                    for message in frame if isinstance(frame, list) else [frame]:
-                        if message["type"] == "reading" and message["site"] == site:
-                            sent = datetime.fromisoformat(message["ts"]).timestamp()
-                            sample.latencies_ms.append((now - sent) * 1000)
-                            sample.received += 1
+                    arrivals.append((time.time(), frame))
+                    seen += frame.count(needle)
         finally:
             await finish(publisher, seconds + 60)
     sample.seconds = time.monotonic() - started
     sample.cpu_pct.append(100 * (proc_usage(monitor_pid)[0] - cpu_before) / sample.seconds)
+    sample.frames = len(arrivals)
+    for arrived, frame in arrivals:
+        parsed = orjson.loads(frame)
+        for message in parsed if isinstance(parsed, list) else [parsed]:
+            if message["type"] == "reading" and message["site"] == site:
+                sent = datetime.fromisoformat(message["ts"]).timestamp()
+                sample.latencies_ms.append((arrived - sent) * 1000)
+                sample.received += 1
     await set_sessions(http_port, site, [], end=True)
     return sample
 
 
 async def measure_bare(broker_port: int, *, site: str, devices: int, rate: float,
                        seconds: float) -> Sample:
-    """The same publisher, received by a bare aiomqtt subscriber instead of the monitor."""
+    """The same publisher, received by a bare aiomqtt subscriber instead of the monitor.
+
+    As in :func:`measure`, payloads are stamped and kept, and parsed after the run.
+    """
     sample = Sample(devices)
     expected = int(rate * seconds)
+    arrivals: list[tuple[float, bytes]] = []
     async with aiomqtt.Client("127.0.0.1", broker_port) as subscriber:
         await subscriber.subscribe(f"{BARE_ROOT}/{site}/+/vitals", qos=1)
         started = time.monotonic()
@@ -174,15 +193,16 @@ async def measure_bare(broker_port: int, *, site: str, devices: int, rate: float
             with collector_paused(), contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds + 30):
                     async for message in subscriber.messages:
-                        sent = datetime.fromisoformat(
-                            orjson.loads(message.payload)["ts"]).timestamp()
-                        sample.latencies_ms.append((time.time() - sent) * 1000)
-                        sample.received += 1
-                        if sample.received >= expected:
+                        arrivals.append((time.time(), message.payload))
+                        if len(arrivals) >= expected:
                             break
         finally:
             await finish(publisher, seconds + 60)
     sample.seconds = time.monotonic() - started
+    for arrived, payload in arrivals:
+        sent = datetime.fromisoformat(orjson.loads(payload)["ts"]).timestamp()
+        sample.latencies_ms.append((arrived - sent) * 1000)
+    sample.received = len(arrivals)
     return sample
 
 
@@ -200,7 +220,7 @@ def main() -> None:
                         default=["bare", "monitor"])
     args = parser.parse_args()
     print(f"{'rate/s':>7} {'receiver':>8} {'busy':>5} {'received':>9} {'p50 ms':>7} "
-          f"{'p99 ms':>8} {'max ms':>8} {'monitor CPU %':>13}", flush=True)
+          f"{'p99 ms':>8} {'max ms':>8} {'monitor CPU %':>13} {'frames':>7}", flush=True)
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as broker:
         monitor, http_port = start_monitor(Path(directory) / "var", broker.port, "monitor-even")
         try:
@@ -222,9 +242,10 @@ def main() -> None:
                             loop.wait()
                     p50, p99 = np.percentile(s.latencies_ms, [50, 99])
                     cpu = f"{s.cpu_pct[0]:>13.0f}" if s.cpu_pct else f"{'':>13}"
+                    frames = f"{s.frames:>7,}" if receiver == "monitor" else f"{'':>7}"
                     print(f"{rate:>7.0f} {receiver:>8} {'yes' if busy else 'no':>5} "
                           f"{s.received:>9,} {p50:>7.1f} {p99:>8.1f} {max(s.latencies_ms):>8.1f} "
-                          f"{cpu}", flush=True)
+                          f"{cpu} {frames}", flush=True)
         finally:
             monitor.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -57,6 +57,7 @@ class Sample:
 
     chairs: int
     received: int = 0
+    frames: int = 0
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     warmup_max_ms: float = 0.0
