@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=5_000, ge=1,
         description="readings per storage commit, at most (a backlog drains in big commits; "
-        "live readings are committed together every 10 ms)",
+        "live readings are committed together every 50 ms)",
     )
     ingest_queue_size: int = Field(
         default=20_000, ge=10, description="messages between the MQTT receiver and processing"
