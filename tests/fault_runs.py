@@ -25,7 +25,13 @@ from pathlib import Path
 import aiomqtt
 import httpx
 
-from tests.servers import Influx, MosquittoProcess, free_port, wait_for_port
+from tests.servers import (
+    Influx,
+    MosquittoProcess,
+    anonymous_mosquitto,
+    free_port,
+    wait_for_port,
+)
 
 TOKEN = "fault-run-bootstrap-token-0123456789"
 SITE = "faults"
@@ -167,11 +173,7 @@ async def _run(monitor: Monitor, broker_port: int, count: int, rate_hz: float,
 async def broker_restart(workdir: Path, count: int, rate_hz: float, down_s: float) -> FaultResult:
     """Mosquitto (with persistence) stopped for ``down_s`` and started again."""
     broker_port = free_port()
-    config = workdir / "mosquitto.conf"
-    config.write_text(f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n"
-                      f"max_queued_messages 4000000\npersistence true\n"
-                      f"persistence_location {workdir}/\n")
-    broker = MosquittoProcess(config, broker_port)
+    broker = anonymous_mosquitto(workdir, broker_port, persistent=True)
     broker.start()
     monitor = Monitor(workdir, broker_port, {})
     monitor.start()
@@ -257,11 +259,7 @@ def fill(directory: Path) -> Path:
 
 def _forgetful_broker(workdir: Path) -> MosquittoProcess:
     """A Mosquitto that keeps nothing across a restart (persistence off)."""
-    port = free_port()
-    config = workdir / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                      "max_queued_messages 4000000\npersistence false\n")
-    return MosquittoProcess(config, port)
+    return anonymous_mosquitto(workdir, free_port(), persistent=False)
 
 
 async def poison_message(workdir: Path, broker_port: int, count: int,

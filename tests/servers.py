@@ -82,18 +82,29 @@ class MosquittoProcess:
             self._process = None
 
 
-@contextmanager
-def mosquitto(directory: Path) -> Iterator[Mosquitto]:
-    """Mosquitto with the queue and socket settings of config/mosquitto.conf, anonymous."""
-    port = free_port()
+def anonymous_mosquitto(directory: Path, port: int, *, persistent: bool) -> MosquittoProcess:
+    """An anonymous Mosquitto (not started) with the queue and socket settings of config/.
+
+    Those of config/mosquitto.conf that bear on delivery: queues, in-flight
+    window, and each message sent at once (``set_tcp_nodelay``). With
+    ``persistent`` it keeps its messages in ``directory`` across a restart.
+    """
     config = directory / "mosquitto.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
         "max_queued_messages 4000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
         "set_tcp_nodelay true\n"
-        f"persistence true\npersistence_location {directory}/\n"
+        + (f"persistence true\npersistence_location {directory}/\n" if persistent
+           else "persistence false\n")
     )
-    process = MosquittoProcess(config, port)
+    return MosquittoProcess(config, port)
+
+
+@contextmanager
+def mosquitto(directory: Path) -> Iterator[Mosquitto]:
+    """Mosquitto with the queue and socket settings of config/mosquitto.conf, anonymous."""
+    port = free_port()
+    process = anonymous_mosquitto(directory, port, persistent=True)
     process.start()
     try:
         yield Mosquitto(port, f"mqtt://127.0.0.1:{port}")
