@@ -83,11 +83,11 @@ class MosquittoProcess:
 
 
 def anonymous_mosquitto(directory: Path, port: int, *, persistent: bool) -> MosquittoProcess:
-    """An anonymous Mosquitto (not started) with the queue and socket settings of config/.
+    """An anonymous Mosquitto, not started, that delivers as config/mosquitto.conf sets it to.
 
-    Those of config/mosquitto.conf that bear on delivery: queues, in-flight
-    window, and each message sent at once (``set_tcp_nodelay``). With
-    ``persistent`` it keeps its messages in ``directory`` across a restart.
+    The settings of config/mosquitto.conf that bear on delivery: queues, the
+    in-flight window, and each message sent at once (``set_tcp_nodelay``).
+    With ``persistent`` it keeps its messages in ``directory`` across a restart.
     """
     config = directory / "mosquitto.conf"
     config.write_text(
